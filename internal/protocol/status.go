@@ -1,0 +1,85 @@
+package protocol
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Reason is the machine-readable code of a refused handshake.
+type Reason string
+
+// The reasons a server gives in an error status frame.
+const (
+	ReasonBadRequest   Reason = "bad-request"  // the handshake could not be parsed or a value is invalid
+	ReasonUnauthorized Reason = "unauthorized" // wrong user or user password
+	ReasonNotFound     Reason = "not-found"    // the channel is not live
+	ReasonForbidden    Reason = "forbidden"    // wrong channel password
+	ReasonBusy         Reason = "busy"         // a server limit is reached, or it is shutting down
+	ReasonTooLarge     Reason = "too-large"    // the handshake is longer than the server accepts
+)
+
+// Reasons lists every reason code, in the order of the documentation.
+var Reasons = []Reason{ReasonBadRequest, ReasonUnauthorized, ReasonNotFound, ReasonForbidden, ReasonBusy, ReasonTooLarge}
+
+// Status is the server's answer to a handshake sent with ack=1.
+type Status struct {
+	OK      bool
+	Reason  Reason
+	Message string
+}
+
+const statusOK = "ok"
+
+// OKStatus is the status of an accepted handshake.
+var OKStatus = Status{OK: true}
+
+// Text encodes the status. The message is the last field and runs to the end
+// of the frame, so it may contain commas.
+func (s Status) Text() string {
+	if s.OK {
+		return statusOK
+	}
+	return "error,reason=" + string(s.Reason) + ",message=" + s.Message
+}
+
+// ParseStatus parses a status frame's text.
+func ParseStatus(text string) (Status, error) {
+	if text == statusOK {
+		return OKStatus, nil
+	}
+	rest, ok := strings.CutPrefix(text, "error,reason=")
+	if !ok {
+		return Status{}, fmt.Errorf("%w: %q", ErrBadStatus, truncate(text))
+	}
+	reason, msg, _ := strings.Cut(rest, ",")
+	msg, _ = strings.CutPrefix(msg, "message=")
+	if reason == "" {
+		return Status{}, fmt.Errorf("%w: empty reason", ErrBadStatus)
+	}
+	return Status{Reason: Reason(reason), Message: msg}, nil
+}
+
+// Known reports whether r is one of the reasons this version defines.
+func (r Reason) Known() bool { return slices.Contains(Reasons, r) }
+
+// RefusedError is a handshake the server refused, as a client sees it.
+type RefusedError struct {
+	Reason  Reason
+	Message string
+}
+
+func (e *RefusedError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("server refused: %s", e.Reason)
+	}
+	return fmt.Sprintf("server refused (%s): %s", e.Reason, e.Message)
+}
+
+// Err returns nil for an OK status and a *RefusedError otherwise.
+func (s Status) Err() error {
+	if s.OK {
+		return nil
+	}
+	return &RefusedError{Reason: s.Reason, Message: s.Message}
+}

@@ -1,0 +1,10 @@
+package protocol
+
+import (
+	"maps"
+	"slices"
+)
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,637 @@
+package server
+
+import (
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// initialRing is a new channel's ring size; it doubles on demand up to
+	// HubConfig.Buffer, so a low-bitrate channel stays small.
+	initialRing = 256 << 10
+	// maxRead bounds one read from a broadcaster.
+	maxRead = 512 << 10
+	// minFreeCap bounds the free space a broadcaster waits for before reading
+	// again, so that a full ring is refilled in sizeable reads.
+	minFreeCap = 64 << 10
+	// lagMarks is how many arrival-time marks cover MaxLag.
+	lagMarks = 64
+)
+
+// Channel is one live stream: a byte ring written by one broadcaster and read
+// by many watchers, each with its own cursor. Bytes are read from the
+// broadcaster straight into the ring and handed to watchers as slices of it,
+// so a byte is never copied per watcher in user space.
+//
+// Positions are absolute stream offsets; byte pos lives at buf[pos%len(buf)].
+// Invariants (under mu): tail <= every cursor, cursor <= head, and
+// visible <= head. Bytes in [tail, head) are retained; [head, tail+len(buf))
+// is free space that only the current broadcaster writes, outside the lock,
+// before it publishes them by moving head.
+type Channel struct {
+	hub   *Hub
+	key   Key
+	cfg   HubConfig
+	epoch time.Time // monotonic origin of lag marks and progress times
+
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+
+	mu        sync.Mutex
+	buf       []byte
+	head      int64 // bytes received so far
+	visible   int64 // bytes watchers may take (lags head while a delay batches)
+	tail      int64 // oldest byte still retained
+	subs      []*Subscription
+	publisher *Publisher // current broadcaster; nil while in the grace period
+	writer    *Publisher // last broadcaster that may still write into buf
+	password  string
+	delay     time.Duration
+	ended     bool
+
+	sleepers   bool          // some watcher waits on wake
+	wake       chan struct{} // closed (and replaced) when visible moves or the channel ends
+	spaceWait  chan struct{} // non-nil while the broadcaster waits for space
+	flushTimer *time.Timer   // publishes batched bytes when a delay is set
+	flushing   bool
+	graceTimer *time.Timer
+	marks      []lagMark // arrival times of stream positions, oldest first
+}
+
+// lagMark records that the byte at pos arrived at (or after) at.
+type lagMark struct {
+	pos int64
+	at  time.Duration // since epoch
+}
+
+func newChannel(h *Hub, key Key) *Channel {
+	return &Channel{
+		hub:   h,
+		key:   key,
+		cfg:   h.cfg,
+		epoch: time.Now(),
+		buf:   make([]byte, min(initialRing, h.cfg.Buffer)),
+		wake:  make(chan struct{}),
+	}
+}
+
+// Key returns the channel's identity.
+func (c *Channel) Key() Key { return c.key }
+
+// Stats is a snapshot of a channel's counters.
+type Stats struct {
+	BytesIn, BytesOut int64
+	Watchers          int
+	Live              bool // has a broadcaster
+	Buffered          int  // bytes retained for the slowest watcher
+	Capacity          int  // current ring size
+}
+
+// Stats returns the channel's counters.
+func (c *Channel) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Stats{
+		BytesIn:  c.bytesIn.Load(),
+		BytesOut: c.bytesOut.Load(),
+		Watchers: len(c.subs),
+		Live:     c.publisher != nil,
+		Buffered: int(c.head - c.tail),
+		Capacity: len(c.buf),
+	}
+}
+
+func (c *Channel) since() time.Duration { return time.Since(c.epoch) }
+
+// attachPublisher makes a new publisher current. It reports false if the
+// channel has already ended (the caller then starts a new channel). The old
+// publisher, if any, is returned so that the caller can stop it outside the
+// locks. Expects h.mu held.
+func (c *Channel) attachPublisher(opts PublishOptions) (p, old *Publisher, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return nil, nil, false
+	}
+	p = &Publisher{ch: c, opts: opts, prev: c.writer, quit: make(chan struct{}), done: make(chan struct{})}
+	if c.publisher != nil {
+		old = c.publisher
+		old.stopLocked(ReasonTakenOver)
+	}
+	if c.graceTimer != nil {
+		c.graceTimer.Stop()
+		c.graceTimer = nil
+	}
+	c.publisher, c.writer = p, p
+	c.password = opts.Password
+	c.delay = opts.Delay
+	return p, old, true
+}
+
+// subscribe adds a watcher. Expects h.mu held.
+func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended || c.publisher == nil {
+		return nil, ErrNotLive
+	}
+	if c.password != "" && !passwordsEqual(opts.Password, c.password) {
+		return nil, ErrWrongPassword
+	}
+	s := &Subscription{
+		ch:           c,
+		opts:         opts,
+		idx:          len(c.subs),
+		cursor:       c.head,
+		lastProgress: c.since(),
+		quit:         make(chan struct{}),
+	}
+	c.subs = append(c.subs, s)
+	return s, nil
+}
+
+// shutdown ends the channel for a closing hub: the broadcaster is stopped
+// and watchers get what is already buffered, then ErrChannelEnded.
+func (c *Channel) shutdown() {
+	c.mu.Lock()
+	p := c.publisher
+	if p != nil {
+		p.stopLocked(ReasonShutdown)
+		c.publisher = nil
+	}
+	c.endLocked()
+	c.mu.Unlock()
+	if p != nil && p.opts.OnStop != nil {
+		p.opts.OnStop(ReasonShutdown)
+	}
+}
+
+// endLocked marks the channel ended and wakes everyone. Expects c.mu held.
+func (c *Channel) endLocked() {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	c.visible = c.head
+	if c.flushTimer != nil {
+		c.flushTimer.Stop()
+	}
+	if c.graceTimer != nil {
+		c.graceTimer.Stop()
+		c.graceTimer = nil
+	}
+	close(c.wake)
+	c.wake = make(chan struct{})
+	c.sleepers = false
+	c.signalSpaceLocked()
+}
+
+func (c *Channel) graceExpired() {
+	c.mu.Lock()
+	if c.publisher != nil || c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.endLocked()
+	c.mu.Unlock()
+	c.hub.removeChannel(c)
+	if c.hub.cfg.OnEvent != nil {
+		c.hub.cfg.OnEvent(c.key, "channel ended: no broadcaster within the grace period")
+	}
+}
+
+// publishLocked makes every received byte visible to watchers. Expects c.mu.
+func (c *Channel) publishLocked() {
+	c.visible = c.head
+	if c.sleepers {
+		close(c.wake)
+		c.wake = make(chan struct{})
+		c.sleepers = false
+	}
+}
+
+func (c *Channel) flush() {
+	c.mu.Lock()
+	c.flushing = false
+	if !c.ended {
+		c.publishLocked()
+	}
+	c.mu.Unlock()
+}
+
+func (c *Channel) signalSpaceLocked() {
+	if c.spaceWait != nil {
+		close(c.spaceWait)
+		c.spaceWait = nil
+	}
+}
+
+// advanceTailLocked frees the bytes every watcher has written. It walks all
+// watchers, so it runs only when the broadcaster needs space.
+func (c *Channel) advanceTailLocked() {
+	t := c.head
+	for _, s := range c.subs {
+		t = min(t, s.cursor)
+	}
+	c.tail = t
+	// Marks before the tail are only needed for the mark covering it.
+	i := 0
+	for i+1 < len(c.marks) && c.marks[i+1].pos <= t {
+		i++
+	}
+	c.marks = c.marks[i:]
+}
+
+func (c *Channel) freeLocked() int {
+	return len(c.buf) - int(c.head-c.tail)
+}
+
+func (c *Channel) minFree() int {
+	return min(minFreeCap, len(c.buf)/16)
+}
+
+// growLocked doubles the ring (up to the configured bound), copying the
+// retained bytes. Watchers still writing from the old array keep a valid
+// view of it: its retained bytes are never written again.
+func (c *Channel) growLocked() {
+	n := min(2*len(c.buf), c.cfg.Buffer)
+	nb := make([]byte, n)
+	for pos := c.tail; pos < c.head; {
+		src := c.buf[pos%int64(len(c.buf)):]
+		dst := nb[pos%int64(n):]
+		k := copy(dst, src[:min(int64(len(src)), c.head-pos)])
+		pos += int64(k)
+	}
+	c.buf = nb
+}
+
+// markLocked records the arrival time of the bytes from pos on, at most
+// once per MaxLag/lagMarks so the list stays short.
+func (c *Channel) markLocked(pos int64, now time.Duration) {
+	if c.cfg.MaxLag <= 0 {
+		return
+	}
+	interval := max(c.cfg.MaxLag/lagMarks, time.Millisecond)
+	if n := len(c.marks); n > 0 && now-c.marks[n-1].at < interval {
+		return
+	}
+	// Marks far older than MaxLag only matter as "older than MaxLag":
+	// keep the list bounded when a watcher pins the tail.
+	if len(c.marks) > 4*lagMarks && now-c.marks[1].at > 2*c.cfg.MaxLag {
+		c.marks = c.marks[1:]
+	}
+	c.marks = append(c.marks, lagMark{pos: pos, at: now})
+}
+
+// arrivalLocked returns when the byte at pos arrived, rounded to the mark
+// before it (so ages are overestimated by at most one mark interval).
+func (c *Channel) arrivalLocked(pos int64) time.Duration {
+	if len(c.marks) == 0 {
+		return c.since()
+	}
+	i := sort.Search(len(c.marks), func(i int) bool { return c.marks[i].pos > pos })
+	if i == 0 {
+		return c.marks[0].at
+	}
+	return c.marks[i-1].at
+}
+
+// Publisher is a broadcaster's handle on its channel.
+type Publisher struct {
+	ch   *Channel
+	opts PublishOptions
+	prev *Publisher    // must stop writing into the ring before we start
+	quit chan struct{} // closed when the hub stops this publisher
+	done chan struct{} // closed by Close
+	once sync.Once
+
+	stopped CloseReason // under ch.mu
+}
+
+// Channel returns the publisher's channel.
+func (p *Publisher) Channel() *Channel { return p.ch }
+
+func (p *Publisher) stopLocked(reason CloseReason) {
+	if p.stopped == "" {
+		p.stopped = reason
+		close(p.quit)
+	}
+}
+
+// ReadFrom reads the broadcaster's stream into the channel until r returns
+// EOF (nil error), r fails, or the hub stops the publisher (an
+// *EvictedError). When the ring is full it waits for the slowest watcher,
+// evicting watchers that stall; a broadcaster is never held back longer than
+// the stall timeout by one watcher.
+func (p *Publisher) ReadFrom(r io.Reader) (int64, error) {
+	if p.prev != nil {
+		// A taken-over broadcaster may still be inside Read on our ring.
+		select {
+		case <-p.prev.done:
+		case <-p.quit:
+			return 0, p.stopErr()
+		}
+		p.prev = nil
+	}
+	var total int64
+	for {
+		region, err := p.ch.reserve(p)
+		if err != nil {
+			return total, err
+		}
+		n, rerr := r.Read(region)
+		if n > 0 {
+			if err := p.ch.commit(p, n); err != nil {
+				return total, err
+			}
+			total += int64(n)
+		}
+		if rerr != nil {
+			if err := p.stopErr(); err != nil {
+				return total, err
+			}
+			if rerr == io.EOF {
+				return total, nil
+			}
+			return total, rerr
+		}
+	}
+}
+
+func (p *Publisher) stopErr() error {
+	p.ch.mu.Lock()
+	defer p.ch.mu.Unlock()
+	if p.stopped != "" {
+		return &EvictedError{Reason: p.stopped}
+	}
+	return nil
+}
+
+// Close detaches the publisher. If it is still the channel's broadcaster, the
+// channel enters its grace period: watchers stay, new watchers are refused,
+// and the channel ends unless a broadcaster returns in time. Close is
+// idempotent and must be called once ReadFrom has returned.
+func (p *Publisher) Close() {
+	p.once.Do(func() {
+		c := p.ch
+		c.mu.Lock()
+		ended := false
+		if c.publisher == p {
+			c.publisher = nil
+			c.publishLocked()
+			if c.cfg.Grace <= 0 {
+				c.endLocked()
+				ended = true
+			} else {
+				c.graceTimer = time.AfterFunc(c.cfg.Grace, c.graceExpired)
+			}
+		}
+		close(p.done)
+		c.mu.Unlock()
+		if ended {
+			c.hub.removeChannel(c)
+		}
+	})
+}
+
+// reserve returns the free region of the ring the broadcaster may read
+// into, waiting for space when the ring is full.
+func (c *Channel) reserve(p *Publisher) ([]byte, error) {
+	var evicted []*Subscription
+	defer func() { notifyEvicted(evicted, ReasonStalled) }()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var blockedSince time.Duration = -1
+	for {
+		if p.stopped != "" {
+			return nil, &EvictedError{Reason: p.stopped}
+		}
+		if c.freeLocked() < c.minFree() {
+			c.advanceTailLocked()
+		}
+		if c.freeLocked() >= c.minFree() {
+			break
+		}
+		if len(c.buf) < c.cfg.Buffer {
+			c.growLocked()
+			continue
+		}
+		now := c.since()
+		if blockedSince < 0 {
+			blockedSince = now
+		}
+		if now-blockedSince >= c.cfg.StallTimeout {
+			evicted = append(evicted, c.evictStalledLocked(blockedSince, now)...)
+			if c.freeLocked() >= c.minFree() {
+				continue
+			}
+		}
+		// Wake when a watcher at the tail moves, or to check for stalls.
+		wait := make(chan struct{})
+		c.spaceWait = wait
+		c.mu.Unlock()
+		timer := time.NewTimer(c.cfg.StallTimeout / 4)
+		select {
+		case <-wait:
+		case <-p.quit:
+		case <-timer.C:
+		}
+		timer.Stop()
+		c.mu.Lock()
+		if c.spaceWait == wait {
+			c.spaceWait = nil
+		}
+	}
+	size := int64(len(c.buf))
+	start := c.head % size
+	end := min(size, start+int64(c.freeLocked()), start+maxRead)
+	return c.buf[start:end], nil
+}
+
+// evictStalledLocked evicts the watchers that hold the ring full and made no
+// progress for the stall timeout since the broadcaster was blocked.
+func (c *Channel) evictStalledLocked(blockedSince, now time.Duration) []*Subscription {
+	var out []*Subscription
+	holdBack := int64(len(c.buf) - c.minFree())
+	for i := 0; i < len(c.subs); {
+		s := c.subs[i]
+		if c.head-s.cursor > holdBack && now-max(s.lastProgress, blockedSince) >= c.cfg.StallTimeout {
+			s.evictLocked(ReasonStalled) // swaps the last watcher into i
+			out = append(out, s)
+			continue
+		}
+		i++
+	}
+	c.advanceTailLocked()
+	return out
+}
+
+// commit publishes n bytes the broadcaster read into the reserved region.
+func (c *Channel) commit(p *Publisher, n int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.stopped != "" {
+		return &EvictedError{Reason: p.stopped}
+	}
+	c.markLocked(c.head, c.since())
+	c.head += int64(n)
+	c.bytesIn.Add(int64(n))
+	switch {
+	case c.delay <= 0:
+		c.publishLocked()
+	case !c.flushing:
+		c.flushing = true
+		if c.flushTimer == nil {
+			c.flushTimer = time.AfterFunc(c.delay, c.flush)
+		} else {
+			c.flushTimer.Reset(c.delay)
+		}
+	}
+	return nil
+}
+
+// Subscription is a watcher's handle on its channel. Its methods are called
+// by the one goroutine that writes to the watcher, except Close.
+type Subscription struct {
+	ch   *Channel
+	opts SubscribeOptions
+	quit chan struct{} // closed when evicted or closed
+
+	// Under ch.mu:
+	idx          int // index in ch.subs; -1 once removed
+	cursor       int64
+	lastProgress time.Duration
+	err          error
+}
+
+// Channel returns the subscription's channel.
+func (s *Subscription) Channel() *Channel { return s.ch }
+
+// Next waits for bytes the watcher has not written yet and returns them as
+// up to two slices of the ring (appended to dst[:0]), at most max bytes in
+// all. The slices stay valid and unchanged until Done. deadline is when the
+// oldest returned byte becomes older than MaxLag (zero if unchecked): the
+// caller should not keep writing past it.
+//
+// Next returns ErrChannelEnded once the channel ended and every byte was
+// returned, and an *EvictedError if the hub evicted the watcher.
+func (s *Subscription) Next(dst [][]byte, max int) (bufs [][]byte, deadline time.Time, err error) {
+	c := s.ch
+	c.mu.Lock()
+	for s.err == nil && s.cursor >= c.visible && !c.ended {
+		c.sleepers = true
+		wake := c.wake
+		c.mu.Unlock()
+		select {
+		case <-wake:
+		case <-s.quit:
+		}
+		c.mu.Lock()
+	}
+	if s.err != nil {
+		err := s.err
+		c.mu.Unlock()
+		return nil, time.Time{}, err
+	}
+	if s.cursor >= c.visible { // ended and drained
+		s.removeLocked(ErrChannelEnded)
+		c.mu.Unlock()
+		return nil, time.Time{}, ErrChannelEnded
+	}
+	if c.cfg.MaxLag > 0 {
+		due := c.arrivalLocked(s.cursor) + c.cfg.MaxLag
+		if c.since() > due {
+			s.evictLocked(ReasonLagging)
+			err := s.err
+			c.mu.Unlock()
+			return nil, time.Time{}, err
+		}
+		deadline = c.epoch.Add(due)
+	}
+	start := s.cursor
+	n := min(c.visible-start, int64(max))
+	buf := c.buf
+	c.mu.Unlock()
+
+	size := int64(len(buf))
+	i := start % size
+	first := min(n, size-i)
+	bufs = append(dst[:0], buf[i:i+first])
+	if first < n {
+		bufs = append(bufs, buf[:n-first])
+	}
+	return bufs, deadline, nil
+}
+
+// Done records that the watcher wrote n more bytes.
+func (s *Subscription) Done(n int) {
+	if n <= 0 {
+		return
+	}
+	c := s.ch
+	c.bytesOut.Add(int64(n))
+	c.mu.Lock()
+	if s.cursor == c.tail {
+		c.signalSpaceLocked()
+	}
+	s.cursor += int64(n)
+	s.lastProgress = c.since()
+	c.mu.Unlock()
+}
+
+// Stopped is closed when the subscription ends (eviction, Close, or the
+// end of its channel).
+func (s *Subscription) Stopped() <-chan struct{} { return s.quit }
+
+// Err returns why the subscription ended, or nil while it is active.
+func (s *Subscription) Err() error {
+	s.ch.mu.Lock()
+	defer s.ch.mu.Unlock()
+	return s.err
+}
+
+// Close removes the watcher from its channel. It is idempotent and may be
+// called from any goroutine.
+func (s *Subscription) Close() {
+	s.ch.mu.Lock()
+	s.removeLocked(io.ErrClosedPipe)
+	s.ch.mu.Unlock()
+}
+
+// removeLocked takes the watcher out of the channel with err as the reason
+// Next reports from now on. Expects ch.mu held.
+func (s *Subscription) removeLocked(err error) {
+	c := s.ch
+	if s.idx < 0 {
+		return
+	}
+	if s.cursor == c.tail {
+		c.signalSpaceLocked()
+	}
+	last := len(c.subs) - 1
+	c.subs[s.idx] = c.subs[last]
+	c.subs[s.idx].idx = s.idx
+	c.subs[last] = nil
+	c.subs = c.subs[:last]
+	s.idx = -1
+	s.err = err
+	close(s.quit)
+}
+
+// evictLocked removes the watcher for reason; the caller must call
+// notifyEvicted after unlocking.
+func (s *Subscription) evictLocked(reason CloseReason) {
+	s.removeLocked(&EvictedError{Reason: reason})
+}
+
+func notifyEvicted(subs []*Subscription, reason CloseReason) {
+	for _, s := range subs {
+		if s.opts.OnEvict != nil {
+			s.opts.OnEvict(reason)
+		}
+	}
+}

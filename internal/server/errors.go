@@ -1,0 +1,38 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors.
+var (
+	// ErrServerClosed is returned by Serve after Shutdown or Close.
+	ErrServerClosed = errors.New("server: closed")
+	// ErrNotLive means a watcher asked for a channel that has no broadcaster.
+	ErrNotLive = errors.New("server: channel is not live")
+	// ErrWrongPassword means a watcher gave the wrong channel password.
+	ErrWrongPassword = errors.New("server: wrong channel password")
+	// ErrChannelEnded means the channel's broadcaster left and did not come
+	// back within the grace period; every byte was delivered.
+	ErrChannelEnded = errors.New("server: channel ended")
+	// ErrHubClosed means the hub was closed (the server is shutting down).
+	ErrHubClosed = errors.New("server: hub closed")
+)
+
+// CloseReason says why the hub ended a broadcaster or a watcher. It is
+// logged and counted.
+type CloseReason string
+
+// The reasons the hub ends a connection.
+const (
+	ReasonStalled   CloseReason = "stalled"    // no progress for the stall timeout while holding the channel back
+	ReasonLagging   CloseReason = "lagging"    // oldest undelivered byte older than max-lag
+	ReasonTakenOver CloseReason = "taken-over" // a new broadcaster for the same channel arrived
+	ReasonShutdown  CloseReason = "shutdown"   // the server is shutting down
+)
+
+// EvictedError is returned to a watcher or broadcaster the hub ended.
+type EvictedError struct{ Reason CloseReason }
+
+func (e *EvictedError) Error() string { return fmt.Sprintf("server: ended by hub: %s", e.Reason) }

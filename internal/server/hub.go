@@ -1,0 +1,161 @@
+package server
+
+import (
+	"crypto/subtle"
+	"sync"
+	"time"
+)
+
+// Key identifies a live channel: the broadcasting user and the channel name.
+type Key struct {
+	User    string
+	Channel string
+}
+
+// HubConfig configures a Hub. The fields mean what the Config fields of the
+// same names mean.
+type HubConfig struct {
+	Buffer       int
+	Grace        time.Duration
+	StallTimeout time.Duration
+	MaxLag       time.Duration
+	// OnEvent, if set, is called (without locks held) for channel events
+	// that have no connection to report them: a channel ending after its
+	// grace period.
+	OnEvent func(Key, string)
+}
+
+// Hub is the set of live channels. It knows nothing of sockets: broadcasters
+// hand it an io.Reader, watchers take byte slices from it and report how many
+// they wrote. It is safe for concurrent use.
+//
+// Lock order: Hub.mu before Channel.mu. Neither is held across I/O.
+type Hub struct {
+	cfg HubConfig
+
+	mu       sync.Mutex
+	channels map[Key]*Channel
+	closed   bool
+}
+
+// NewHub returns an empty hub.
+func NewHub(cfg HubConfig) *Hub {
+	return &Hub{cfg: cfg, channels: make(map[Key]*Channel)}
+}
+
+// PublishOptions are a broadcaster's settings.
+type PublishOptions struct {
+	// Password is the channel password watchers must give; empty means none.
+	Password string
+	// Delay lets the hub batch bytes that long before waking watchers.
+	Delay time.Duration
+	// OnStop is called, without locks held, when the hub stops this
+	// publisher (takeover or shutdown). It must make a blocked Read return,
+	// e.g. by closing the connection or setting a past read deadline.
+	OnStop func(CloseReason)
+}
+
+// Publish makes the caller the broadcaster of key, creating the channel or
+// taking it over from the current broadcaster (which is stopped with
+// ReasonTakenOver). The channel is live when Publish returns.
+func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrHubClosed
+	}
+	var p, old *Publisher
+	c := h.channels[key]
+	ok := false
+	if c != nil {
+		p, old, ok = c.attachPublisher(opts)
+	}
+	if !ok { // no channel, or one that just ended
+		c = newChannel(h, key)
+		h.channels[key] = c
+		p, old, _ = c.attachPublisher(opts)
+	}
+	h.mu.Unlock()
+	if old != nil && old.opts.OnStop != nil {
+		old.opts.OnStop(ReasonTakenOver)
+	}
+	return p, nil
+}
+
+// SubscribeOptions are a watcher's settings.
+type SubscribeOptions struct {
+	// Password is the channel password the watcher gave.
+	Password string
+	// OnEvict is called, without locks held, when the hub evicts the
+	// watcher. It must make a blocked write return (a past write deadline).
+	OnEvict func(CloseReason)
+}
+
+// Subscribe adds a watcher to the live channel key. The watcher receives
+// every byte the broadcaster sends from now on. It fails with ErrNotLive when
+// the channel has no broadcaster and ErrWrongPassword when the password does
+// not match.
+func (h *Hub) Subscribe(key Key, opts SubscribeOptions) (*Subscription, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHubClosed
+	}
+	c := h.channels[key]
+	if c == nil {
+		return nil, ErrNotLive
+	}
+	return c.subscribe(opts)
+}
+
+// Channel returns the live channel key, or nil.
+func (h *Hub) Channel(key Key) *Channel {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.channels[key]
+}
+
+// Channels returns the channels currently known to the hub (live or in
+// their grace period).
+func (h *Hub) Channels() []*Channel {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Channel, 0, len(h.channels))
+	for _, c := range h.channels {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Close ends every channel: broadcasters are stopped and watchers are
+// evicted with ReasonShutdown. Later Publish and Subscribe calls fail with
+// ErrHubClosed. Close is idempotent.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	chans := h.channels
+	h.channels = make(map[Key]*Channel)
+	h.mu.Unlock()
+	for _, c := range chans {
+		c.shutdown()
+	}
+}
+
+// removeChannel forgets c if it is still the hub's channel for its key.
+func (h *Hub) removeChannel(c *Channel) {
+	h.mu.Lock()
+	if h.channels[c.key] == c {
+		delete(h.channels, c.key)
+	}
+	h.mu.Unlock()
+}
+
+// passwordsEqual compares in constant time so that the comparison does not
+// tell an attacker how much of a guess was right.
+func passwordsEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

@@ -1,0 +1,250 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const (
+	// statusWriteTimeout bounds writing a status frame to a client.
+	statusWriteTimeout = 5 * time.Second
+	// maxBatch bounds one writev to a watcher, so the slowest watcher's
+	// progress (and the ring space it frees) is reported often.
+	maxBatch = 1 << 20
+	// maxRejecting bounds connections over MaxConns that are still being
+	// read so that they can be told "busy"; beyond it they are closed at once.
+	maxRejecting = 256
+	// maxAcceptBackoff caps the sleep after a temporary accept error.
+	maxAcceptBackoff = time.Second
+)
+
+// Server relays broadcasters' streams to watchers.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	hub *Hub
+
+	nextID    atomic.Uint64
+	open      atomic.Int64 // connections counted against MaxConns
+	rejecting atomic.Int64
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   bool
+	done      chan struct{} // closed when shutting down
+	wg        sync.WaitGroup
+}
+
+// New returns a server for cfg.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       log,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		done:      make(chan struct{}),
+	}
+	s.hub = NewHub(HubConfig{
+		Buffer:       cfg.ChannelBuffer,
+		Grace:        cfg.BroadcasterGrace,
+		StallTimeout: cfg.StallTimeout,
+		MaxLag:       cfg.MaxLag,
+		OnEvent: func(k Key, msg string) {
+			log.Info(msg, "user", k.User, "channel", k.Channel)
+		},
+	})
+	return s, nil
+}
+
+// Hub returns the server's hub, for status reporting.
+func (s *Server) Hub() *Hub { return s.hub }
+
+// Serve accepts connections on ln until Shutdown or Close, then returns
+// ErrServerClosed. Temporary accept errors (such as running out of file
+// descriptors) are logged and retried with backoff.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return ErrServerClosed
+			default:
+			}
+			if !isTemporary(err) {
+				return fmt.Errorf("accept: %w", err)
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), maxAcceptBackoff)
+			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.done:
+				return ErrServerClosed
+			}
+			continue
+		}
+		backoff = 0
+		s.accept(nc)
+	}
+}
+
+func isTemporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) ||
+		errors.Is(err, syscall.ENOMEM)
+}
+
+// accept starts the goroutine that owns nc, or closes nc at once when the
+// server is over its limits.
+func (s *Server) accept(nc net.Conn) {
+	overLimit := false
+	if n := s.open.Add(1); s.cfg.MaxConns > 0 && n > int64(s.cfg.MaxConns) {
+		s.open.Add(-1)
+		if s.rejecting.Add(1) > maxRejecting {
+			s.rejecting.Add(-1)
+			s.log.Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String())
+			nc.Close()
+			return
+		}
+		overLimit = true
+	}
+	c := &conn{srv: s, nc: nc, id: s.nextID.Add(1), remote: nc.RemoteAddr().String(), overLimit: overLimit}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		s.release(c)
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go c.serve()
+}
+
+// release returns c's slot in the connection limits.
+func (s *Server) release(c *conn) {
+	if c.overLimit {
+		s.rejecting.Add(-1)
+	} else {
+		s.open.Add(-1)
+	}
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.release(c)
+}
+
+// Shutdown stops accepting, stops every broadcaster, lets watchers receive
+// what is already buffered, and waits for all connections to end. When ctx
+// expires first, the remaining connections are closed and ctx's error is
+// returned. Shutdown is idempotent; Serve returns ErrServerClosed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.beginClose()
+	wait := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(wait)
+	}()
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		s.closeConns()
+		<-wait
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every connection at once and waits for
+// their goroutines.
+func (s *Server) Close() error {
+	s.beginClose()
+	s.closeConns()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) beginClose() {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing = true
+	close(s.done)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	// Connections still handshaking are cut short; established ones end
+	// through the hub.
+	for c := range s.conns {
+		if c.state.Load() == stateHandshake {
+			c.nc.SetDeadline(time.Unix(1, 0))
+		}
+	}
+	s.mu.Unlock()
+	s.hub.Close()
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+}
+
+// shuttingDown reports whether Shutdown or Close was called.
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// isClosedConn reports whether err is an expected end of a connection
+// rather than a failure worth logging as one.
+func isClosedConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

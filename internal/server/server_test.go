@@ -1,0 +1,428 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestRelayByteExact broadcasts tens of MiB in uneven writes to several
+// watchers and compares hashes.
+func TestRelayByteExact(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
+	data := payload(1, 40<<20)
+	want := sha256.Sum256(data)
+
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=456")
+	var drains []*drain
+	for range 4 {
+		w := mustHandshake(t, ts.addr, "watch,user=fier,channel=cam,channel-password=456")
+		drains = append(drains, startDrain(w))
+	}
+	if err := writeInPieces(b, data, 7); err != nil {
+		t.Fatalf("broadcast: %v", err)
+	}
+	b.CloseWrite()
+	for i, d := range drains {
+		d.wait()
+		if d.err != nil {
+			t.Errorf("watcher %d: %v", i, d.err)
+		}
+		if d.n != int64(len(data)) || d.sum != want {
+			t.Errorf("watcher %d got %d bytes (hash match %v), want %d", i, d.n, d.sum == want, len(data))
+		}
+	}
+}
+
+// TestLegacyNoAck is the original client: no ack, so no status frame; the
+// watcher's first bytes are stream bytes.
+func TestLegacyNoAck(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
+	b := dial(t, ts.addr)
+	b.Write(rawFrame("broadcast,user=fier,user-password=123,delay=0,channel=exampleChannel,channel-password=456"))
+	waitFor(t, "channel live", func() bool { return channelOf(ts, "fier", "exampleChannel") != nil })
+
+	w := dial(t, ts.addr)
+	w.Write(rawFrame("watch,user=fier,channel=exampleChannel,channel-password=456"))
+	waitFor(t, "watcher joined", func() bool { return watcherCount(ts, "fier", "exampleChannel") == 1 })
+	msg := []byte("\x47hello from the original client")
+	b.Write(msg)
+	b.CloseWrite()
+	got := expectClosed(t, w)
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("watcher got %q, want %q", got, msg)
+	}
+}
+
+// TestRejections covers every reason code, with ack (error frame then
+// close) and without (close, no bytes).
+func TestRejections(t *testing.T) {
+	ts := startServer(t, nil)
+	mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=live,channel-password=secret")
+	waitFor(t, "live", func() bool { return channelOf(ts, "fier", "live") != nil })
+
+	tests := []struct {
+		name, text string
+		reason     string
+	}{
+		{"unknown command", "publish,user=fier", "bad-request"},
+		{"missing user", "watch,channel=live", "bad-request"},
+		{"path user", "watch,user=../x,channel=live", "bad-request"},
+		{"path channel", "watch,user=fier,channel=/etc/passwd", "bad-request"},
+		{"slash channel", "watch,user=fier,channel=a/b", "bad-request"},
+		{"nul in name", "watch,user=fi\x00er", "bad-request"},
+		{"empty user", "watch,user=", "bad-request"},
+		{"bad delay", "broadcast,user=fier,user-password=123,delay=11", "bad-request"},
+		{"field without value", "watch,user=fier,oops", "bad-request"},
+		{"wrong user password", "broadcast,user=fier,user-password=nope", "unauthorized"},
+		{"unknown user", "broadcast,user=nobody,user-password=123", "unauthorized"},
+		{"user without password", "broadcast,user=fier", "unauthorized"},
+		{"not live", "watch,user=fier,channel=nothing", "not-found"},
+		{"other user's channel", "watch,user=other,channel=live,channel-password=secret", "not-found"},
+		{"wrong channel password", "watch,user=fier,channel=live,channel-password=guess", "forbidden"},
+		{"missing channel password", "watch,user=fier,channel=live", "forbidden"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"/ack", func(t *testing.T) {
+			c, st := handshake(t, ts.addr, tc.text)
+			wantPrefix := "error,reason=" + tc.reason + ",message="
+			if !strings.HasPrefix(st, wantPrefix) || len(st) == len(wantPrefix) {
+				t.Fatalf("status %q, want %s with a message", st, wantPrefix)
+			}
+			if rest := expectClosed(t, c); len(rest) != 0 {
+				t.Fatalf("got %d bytes after the error frame", len(rest))
+			}
+		})
+		t.Run(tc.name+"/legacy", func(t *testing.T) {
+			c := dial(t, ts.addr)
+			c.Write(rawFrame(tc.text))
+			if got := expectClosed(t, c); len(got) != 0 {
+				t.Fatalf("legacy client got %q, want a bare close", got)
+			}
+		})
+	}
+	t.Run("non-UTF-8", func(t *testing.T) {
+		c := dial(t, ts.addr)
+		c.Write(rawFrame("watch,user=\xff\xfe,ack=1"))
+		st, err := readStatusFrame(c)
+		if err != nil || !strings.HasPrefix(st, "error,reason=bad-request,") {
+			t.Fatalf("status %q, %v; want bad-request", st, err)
+		}
+	})
+	t.Run("too-large", func(t *testing.T) {
+		c := dial(t, ts.addr)
+		text := "watch,ack=1,user=fier,pad=" + strings.Repeat("x", 70000)
+		go c.Write(rawFrame(text)) // the server stops reading at its limit
+		st, err := readStatusFrame(c)
+		if err != nil || !strings.HasPrefix(st, "error,reason=too-large,") {
+			t.Fatalf("status %q, %v; want too-large", st, err)
+		}
+	})
+	t.Run("bad marker", func(t *testing.T) {
+		c := dial(t, ts.addr)
+		f := rawFrame("watch,user=fier,ack=1")
+		f[4] = 1
+		c.Write(f)
+		expectClosed(t, c)
+	})
+}
+
+func TestBusy(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxConns = 1 })
+	mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+	_, st := handshake(t, ts.addr, "watch,user=fier")
+	if !strings.HasPrefix(st, "error,reason=busy,") {
+		t.Fatalf("status %q, want busy", st)
+	}
+}
+
+// TestIsolation runs two users' channels of the same name and two channels
+// of one user at once; every watcher gets only its own stream.
+func TestIsolation(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
+	type stream struct {
+		user, pw, channel string
+		data              []byte
+	}
+	streams := []stream{
+		{"fier", "123", "cam", payload(10, 3<<20)},
+		{"other", "456", "cam", payload(11, 3<<20)},
+		{"fier", "123", "desk", payload(12, 3<<20)},
+		{"jörg", "pw", "cam", payload(13, 1<<20)},
+	}
+	var bs []*net.TCPConn
+	var ds []*drain
+	for _, s := range streams {
+		bs = append(bs, mustHandshake(t, ts.addr, fmt.Sprintf("broadcast,user=%s,user-password=%s,channel=%s", s.user, s.pw, s.channel)))
+	}
+	for _, s := range streams {
+		ds = append(ds, startDrain(mustHandshake(t, ts.addr, fmt.Sprintf("watch,user=%s,channel=%s", s.user, s.channel))))
+	}
+	var wg sync.WaitGroup
+	for i, s := range streams {
+		wg.Go(func() {
+			writeInPieces(bs[i], s.data, uint64(i))
+			bs[i].CloseWrite()
+		})
+	}
+	wg.Wait()
+	for i, d := range ds {
+		d.wait()
+		if d.sum != sha256.Sum256(streams[i].data) {
+			t.Errorf("watcher of %s/%s got the wrong bytes (%d)", streams[i].user, streams[i].channel, d.n)
+		}
+	}
+}
+
+// TestTakeover: a second broadcaster of the same channel replaces the first;
+// watchers go on with the new bytes.
+func TestTakeover(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
+	a := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam")
+	w := mustHandshake(t, ts.addr, "watch,user=fier,channel=cam")
+	a.Write(bytes.Repeat([]byte("A"), 1000))
+	w.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, 1000)
+	if _, err := io.ReadFull(w, got); err != nil || bytes.Count(got, []byte("A")) != 1000 {
+		t.Fatalf("first broadcaster's bytes: %q %v", got[:10], err)
+	}
+
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=new")
+	expectClosed(t, a) // the old broadcaster is cut off
+	b.Write(bytes.Repeat([]byte("B"), 1000))
+	b.CloseWrite()
+	rest := expectClosed(t, w)
+	if !bytes.Equal(rest, bytes.Repeat([]byte("B"), 1000)) {
+		t.Fatalf("after takeover watcher got %d bytes %q...", len(rest), rest[:min(10, len(rest))])
+	}
+	// The new broadcaster's password applies.
+	if _, st := handshake(t, ts.addr, "watch,user=fier,channel=cam"); st != "error,reason=not-found,message=channel \"cam\" of user \"fier\" is not live" {
+		t.Logf("status after end: %q", st)
+	}
+}
+
+// TestGrace: watchers stay while the broadcaster restarts, new watchers are
+// refused meanwhile, and watchers are closed cleanly once the grace ends.
+func TestGrace(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = time.Hour })
+	a := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=p")
+	w := mustHandshake(t, ts.addr, "watch,user=fier,channel=cam,channel-password=p")
+	a.Write([]byte("one,"))
+	a.Close()
+	waitFor(t, "broadcaster gone", func() bool { return !channelOf(ts, "fier", "cam").Stats().Live })
+	if _, st := handshake(t, ts.addr, "watch,user=fier,channel=cam,channel-password=p"); !strings.HasPrefix(st, "error,reason=not-found,") {
+		t.Fatalf("watcher during grace: %q, want not-found", st)
+	}
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=p")
+	b.Write([]byte("two"))
+	w.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, len("one,two"))
+	if _, err := io.ReadFull(w, got); err != nil || string(got) != "one,two" {
+		t.Fatalf("watcher across restart got %q, %v", got, err)
+	}
+	if watcherCount(ts, "fier", "cam") != 1 {
+		t.Fatal("watcher not on the channel after the restart")
+	}
+}
+
+func TestGraceExpires(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 50 * time.Millisecond })
+	a := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+	w := mustHandshake(t, ts.addr, "watch,user=fier")
+	a.Write([]byte("last words"))
+	a.Close()
+	if got := expectClosed(t, w); string(got) != "last words" {
+		t.Fatalf("watcher got %q before the clean close", got)
+	}
+	waitFor(t, "channel removed", func() bool { return channelOf(ts, "fier", "default") == nil })
+}
+
+// TestStalledWatcher: a watcher that never reads does not stop the others;
+// it is disconnected after the stall timeout.
+func TestStalledWatcher(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.BroadcasterGrace = 0
+		c.ChannelBuffer = 256 << 10
+		c.StallTimeout = 200 * time.Millisecond
+	})
+	data := payload(3, 24<<20)
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+	stalled := mustHandshake(t, ts.addr, "watch,user=fier")
+	stalled.SetReadBuffer(4096)
+	good := []*drain{
+		startDrain(mustHandshake(t, ts.addr, "watch,user=fier")),
+		startDrain(mustHandshake(t, ts.addr, "watch,user=fier")),
+	}
+	if err := writeInPieces(b, data, 3); err != nil {
+		t.Fatalf("broadcast: %v", err)
+	}
+	b.CloseWrite()
+	want := sha256.Sum256(data)
+	for i, d := range good {
+		if d.wait(); d.sum != want {
+			t.Errorf("reading watcher %d got %d bytes, hash mismatch", i, d.n)
+		}
+	}
+	if got := expectClosed(t, stalled); len(got) >= len(data) {
+		t.Errorf("stalled watcher received everything (%d bytes); want it evicted", len(got))
+	}
+}
+
+// TestSlowWatcherLag: a live-paced stream with a watcher that reads too
+// slowly; the others keep pace and the slow one is removed at max-lag.
+func TestSlowWatcherLag(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.BroadcasterGrace = 0
+		c.MaxLag = 300 * time.Millisecond
+	})
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+	slow := mustHandshake(t, ts.addr, "watch,user=fier")
+	slow.SetReadBuffer(4096)
+	good := startDrain(mustHandshake(t, ts.addr, "watch,user=fier"))
+
+	// The slow watcher reads a trickle; the broadcaster is paced.
+	slowDone := make(chan int64)
+	go func() {
+		var n int64
+		buf := make([]byte, 512)
+		slow.SetReadDeadline(time.Now().Add(time.Minute))
+		for {
+			k, err := slow.Read(buf)
+			n += int64(k)
+			if err != nil {
+				slowDone <- n
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	chunk := payload(4, 64<<10)
+	var sent bytes.Buffer
+	for range 60 {
+		b.Write(chunk)
+		sent.Write(chunk)
+		time.Sleep(25 * time.Millisecond)
+		if watcherCount(ts, "fier", "default") == 1 {
+			break
+		}
+	}
+	waitFor(t, "slow watcher evicted", func() bool { return watcherCount(ts, "fier", "default") == 1 })
+	b.CloseWrite()
+	if good.wait(); good.sum != sha256.Sum256(sent.Bytes()) {
+		t.Errorf("fast watcher got %d of %d bytes", good.n, sent.Len())
+	}
+	if n := <-slowDone; n >= int64(sent.Len()) {
+		t.Errorf("slow watcher got everything")
+	}
+}
+
+// TestGarbage throws bad input at the server, then checks it still relays
+// byte-exactly.
+func TestGarbage(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.HandshakeTimeout = 300 * time.Millisecond
+		c.BroadcasterGrace = 0
+	})
+	huge := make([]byte, 5)
+	binary.BigEndian.PutUint32(huge, 0xffffffff)
+	inputs := [][]byte{
+		huge,
+		rawFrame("watch,user=fier")[:8], // truncated text
+		{0, 0},                          // truncated header
+		{},                              // silent
+		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), // wrong protocol
+		rawFrame("\xff\xfe\xfd"),
+		rawFrame("broadcast,user=../../etc/passwd,user-password=x"),
+		rawFrame(strings.Repeat(",", 1000)),
+		{0x16, 0x03, 0x01, 0x00, 0x05, 0x01}, // a TLS ClientHello start
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 100)
+	for i := range 1000 {
+		var in []byte
+		if i < len(inputs)*20 {
+			in = inputs[i%len(inputs)]
+		} else {
+			in = make([]byte, r.IntN(300))
+			for j := range in {
+				in[j] = byte(r.Uint32())
+			}
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+			if err != nil {
+				t.Errorf("dial %d: %v", i, err)
+				return
+			}
+			defer c.Close()
+			c.Write(in)
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			n, err := io.Copy(io.Discard, c)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Errorf("garbage connection %d not closed by the server", i)
+			} else if n > 0 && !bytes.HasPrefix(in, []byte{0}) {
+				t.Errorf("garbage connection %d got %d bytes", i, n)
+			}
+		})
+	}
+	wg.Wait()
+
+	data := payload(9, 8<<20)
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+	d := startDrain(mustHandshake(t, ts.addr, "watch,user=fier"))
+	writeInPieces(b, data, 9)
+	b.CloseWrite()
+	if d.wait(); d.sum != sha256.Sum256(data) {
+		t.Fatalf("relay after garbage: %d bytes, hash mismatch", d.n)
+	}
+}
+
+// TestDelay: with delay the bytes still all arrive, in order.
+func TestDelay(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,delay=0.05")
+	d := startDrain(mustHandshake(t, ts.addr, "watch,user=fier"))
+	data := payload(6, 2<<20)
+	writeInPieces(b, data, 6)
+	b.CloseWrite()
+	if d.wait(); d.sum != sha256.Sum256(data) {
+		t.Fatalf("delayed relay: %d bytes, hash mismatch", d.n)
+	}
+}
+
+// TestShutdown: Shutdown ends broadcasters, lets watchers drain, and
+// returns once every connection is gone.
+func TestShutdown(t *testing.T) {
+	ts := startServer(t, nil)
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+	w := mustHandshake(t, ts.addr, "watch,user=fier")
+	idle := dial(t, ts.addr) // never sends a handshake
+	b.Write([]byte("bye"))
+	w.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, 3)
+	io.ReadFull(w, got)
+	ctx, cancel := contextWithTimeout(10 * time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	expectClosed(t, b)
+	expectClosed(t, w)
+	expectClosed(t, idle)
+	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
+		t.Error("listener still accepting after Shutdown")
+	}
+}
