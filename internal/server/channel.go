@@ -116,7 +116,7 @@ func (c *Channel) attachPublisher(opts PublishOptions) (p, old *Publisher, ok bo
 	if c.ended {
 		return nil, nil, false
 	}
-	p = &Publisher{ch: c, opts: opts, prev: c.writer, quit: make(chan struct{}), done: make(chan struct{})}
+	p = &Publisher{ch: c, opts: opts, prev: c.writer, quit: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
 	if c.publisher != nil {
 		old = c.publisher
 		old.stopLocked(ReasonTakenOver)
@@ -147,6 +147,7 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 		idx:          len(c.subs),
 		cursor:       c.head,
 		lastProgress: c.since(),
+		joined:       time.Now(),
 		quit:         make(chan struct{}),
 	}
 	c.subs = append(c.subs, s)
@@ -301,12 +302,13 @@ func (c *Channel) arrivalLocked(pos int64) time.Duration {
 
 // Publisher is a broadcaster's handle on its channel.
 type Publisher struct {
-	ch   *Channel
-	opts PublishOptions
-	prev *Publisher    // must stop writing into the ring before we start
-	quit chan struct{} // closed when the hub stops this publisher
-	done chan struct{} // closed by Close
-	once sync.Once
+	ch      *Channel
+	opts    PublishOptions
+	prev    *Publisher    // must stop writing into the ring before we start
+	quit    chan struct{} // closed when the hub stops this publisher
+	done    chan struct{} // closed by Close
+	once    sync.Once
+	started time.Time
 
 	stopped CloseReason // under ch.mu
 }
@@ -316,6 +318,7 @@ func (p *Publisher) Channel() *Channel { return p.ch }
 
 func (p *Publisher) stopLocked(reason CloseReason) {
 	if p.stopped == "" {
+		p.ch.hub.countEviction(reason)
 		p.stopped = reason
 		close(p.quit)
 	}
@@ -480,6 +483,7 @@ func (c *Channel) commit(p *Publisher, n int) error {
 	c.markLocked(c.head, c.since())
 	c.head += int64(n)
 	c.bytesIn.Add(int64(n))
+	c.hub.bytesIn.Add(int64(n))
 	switch {
 	case c.delay <= 0:
 		c.publishLocked()
@@ -497,14 +501,16 @@ func (c *Channel) commit(p *Publisher, n int) error {
 // Subscription is a watcher's handle on its channel. Its methods are called
 // by the one goroutine that writes to the watcher, except Close.
 type Subscription struct {
-	ch   *Channel
-	opts SubscribeOptions
-	quit chan struct{} // closed when evicted or closed
+	ch     *Channel
+	opts   SubscribeOptions
+	quit   chan struct{} // closed when evicted or closed
+	joined time.Time
 
 	// Under ch.mu:
 	idx          int // index in ch.subs; -1 once removed
 	cursor       int64
 	lastProgress time.Duration
+	sent         int64
 	err          error
 }
 
@@ -574,7 +580,9 @@ func (s *Subscription) Done(n int) {
 	}
 	c := s.ch
 	c.bytesOut.Add(int64(n))
+	c.hub.bytesOut.Add(int64(n))
 	c.mu.Lock()
+	s.sent += int64(n)
 	if s.cursor == c.tail {
 		c.signalSpaceLocked()
 	}
@@ -625,6 +633,9 @@ func (s *Subscription) removeLocked(err error) {
 // evictLocked removes the watcher for reason; the caller must call
 // notifyEvicted after unlocking.
 func (s *Subscription) evictLocked(reason CloseReason) {
+	if s.idx >= 0 {
+		s.ch.hub.countEviction(reason)
+	}
 	s.removeLocked(&EvictedError{Reason: reason})
 }
 
@@ -634,4 +645,89 @@ func notifyEvicted(subs []*Subscription, reason CloseReason) {
 			s.opts.OnEvict(reason)
 		}
 	}
+}
+
+// WatcherInfo describes one watcher of a channel.
+type WatcherInfo struct {
+	ID     uint64
+	Remote string
+	Joined time.Time
+	Sent   int64 // bytes written to it
+	Queued int64 // bytes available to it but not yet written
+}
+
+// BroadcasterInfo describes a channel's broadcaster.
+type BroadcasterInfo struct {
+	ID      uint64
+	Remote  string
+	Started time.Time
+}
+
+// Info is a snapshot of a channel for status output.
+type Info struct {
+	Key         Key
+	Stats       Stats
+	Protected   bool
+	Created     time.Time
+	Broadcaster *BroadcasterInfo // nil in the grace period
+	Watchers    []WatcherInfo
+}
+
+// Info returns a snapshot of the channel, watchers included.
+func (c *Channel) Info() Info {
+	st := c.Stats()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	in := Info{Key: c.key, Stats: st, Protected: c.password != "", Created: c.epoch}
+	if p := c.publisher; p != nil {
+		in.Broadcaster = &BroadcasterInfo{ID: p.opts.ID, Remote: p.opts.Remote, Started: p.started}
+	}
+	in.Watchers = make([]WatcherInfo, 0, len(c.subs))
+	for _, s := range c.subs {
+		in.Watchers = append(in.Watchers, WatcherInfo{
+			ID: s.opts.ID, Remote: s.opts.Remote, Joined: s.joined, Sent: s.sent,
+			Queued: max(0, c.visible-s.cursor),
+		})
+	}
+	return in
+}
+
+// Queued appends to dst the bytes each watcher has available but not yet
+// written, for the queue-depth histogram.
+func (c *Channel) Queued(dst []int64) []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.subs {
+		dst = append(dst, max(0, c.visible-s.cursor))
+	}
+	return dst
+}
+
+// Kick removes the connection with the given id from the channel: its
+// broadcaster (the channel then enters its grace period) or one watcher.
+// With id 0 it removes the broadcaster and every watcher. It reports
+// whether anything was removed.
+func (c *Channel) Kick(id uint64) bool {
+	var evicted []*Subscription
+	var stopped *Publisher
+	c.mu.Lock()
+	if p := c.publisher; p != nil && (id == 0 || p.opts.ID == id) {
+		p.stopLocked(ReasonKicked)
+		stopped = p
+	}
+	for i := 0; i < len(c.subs); {
+		s := c.subs[i]
+		if id == 0 || s.opts.ID == id {
+			s.evictLocked(ReasonKicked)
+			evicted = append(evicted, s)
+			continue
+		}
+		i++
+	}
+	c.mu.Unlock()
+	if stopped != nil && stopped.opts.OnStop != nil {
+		stopped.opts.OnStop(ReasonKicked)
+	}
+	notifyEvicted(evicted, ReasonKicked)
+	return stopped != nil || len(evicted) > 0
 }

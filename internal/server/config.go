@@ -49,7 +49,7 @@ const (
 	DefaultBroadcasterGrace = 10 * time.Second
 	DefaultStallTimeout     = time.Second
 	DefaultMaxLag           = 10 * time.Second
-	DefaultChannelBuffer    = 32 << 20
+	DefaultChannelBuffer    = 16 << 20
 	// minChannelBuffer keeps the ring large enough for efficient reads.
 	minChannelBuffer = 64 << 10
 )

@@ -30,8 +30,6 @@ type conn struct {
 	remote    string
 	overLimit bool
 	state     atomic.Int32
-
-	bufs net.Buffers // reused for every writev to a watcher
 }
 
 // refusal is a handshake the server turns down, with what the peer is told
@@ -125,9 +123,11 @@ func (c *conn) reject(req protocol.Request, ack bool, err error) {
 		if isTimeout(err) && s.shuttingDown() {
 			err = errors.New("server shutting down")
 		}
+		s.countHandshake(HandshakeIncomplete)
 		s.log.Log(context.Background(), level, "handshake failed", append(attrs, "err", err)...)
 		return
 	}
+	s.countHandshake(string(r.reason))
 	attrs = append(attrs, "reason", string(r.reason))
 	if r.detail != nil {
 		attrs = append(attrs, "detail", r.detail.Error())
@@ -171,6 +171,8 @@ func (c *conn) broadcast(req protocol.Request) {
 	pub, err := s.hub.Publish(key, PublishOptions{
 		Password: req.ChannelPassword,
 		Delay:    req.Delay,
+		ID:       c.id,
+		Remote:   c.remote,
 		OnStop:   func(CloseReason) { c.nc.SetReadDeadline(time.Unix(1, 0)) },
 	})
 	if err != nil {
@@ -178,6 +180,9 @@ func (c *conn) broadcast(req protocol.Request) {
 		return
 	}
 	defer pub.Close()
+	s.countHandshake(HandshakeOK)
+	s.broadcasters.Add(1)
+	defer s.broadcasters.Add(-1)
 	log := s.log.With("id", c.id, "remote", c.remote, "role", "broadcaster", "user", req.User, "channel", req.Channel)
 	if err := c.sendOK(req); err != nil {
 		log.Info("broadcaster left during handshake", "err", err)
@@ -205,82 +210,36 @@ func (c *conn) broadcast(req protocol.Request) {
 
 func (c *conn) watch(req protocol.Request) {
 	s := c.srv
-	key := Key{User: req.User, Channel: req.Channel}
-	sub, err := s.hub.Subscribe(key, SubscribeOptions{
+	err := s.serveWatcher(context.Background(), WatchRequest{
+		User:     req.User,
+		Channel:  req.Channel,
 		Password: req.ChannelPassword,
-		OnEvict:  func(CloseReason) { c.nc.SetWriteDeadline(time.Unix(1, 0)) },
+		Params:   req.Params,
+		ConnID:   c.id,
+		Remote:   c.remote,
+		Via:      "tcp",
+	}, c.nc, func() error {
+		if err := c.sendOK(req); err != nil {
+			return err
+		}
+		c.state.Store(stateEstablished)
+		return c.nc.SetReadDeadline(time.Time{})
 	})
 	switch {
 	case errors.Is(err, ErrNotLive):
 		c.reject(req, req.Ack, refuse(protocol.ReasonNotFound, fmt.Sprintf("channel %q of user %q is not live", req.Channel, req.User), err))
-		return
 	case errors.Is(err, ErrWrongPassword):
 		c.reject(req, req.Ack, refuse(protocol.ReasonForbidden, "wrong channel password", err))
-		return
-	case err != nil:
+	case errors.Is(err, ErrHubClosed):
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
-		return
 	}
-	defer sub.Close()
-	log := s.log.With("id", c.id, "remote", c.remote, "role", "watcher", "user", req.User, "channel", req.Channel)
-	if err := c.sendOK(req); err != nil {
-		log.Info("watcher left during handshake", "err", err)
-		return
-	}
-	c.state.Store(stateEstablished)
-	c.nc.SetReadDeadline(time.Time{})
-	log.Info("watcher joined")
-
-	start := time.Now()
-	n, err := c.pump(sub)
-	attrs := []any{"bytes", n, "duration", time.Since(start).Round(time.Millisecond)}
 	var ev *EvictedError
-	switch {
-	case errors.Is(err, ErrChannelEnded):
-		log.Info("watcher finished: channel ended", attrs...)
-	case errors.As(err, &ev):
-		log.Warn("watcher disconnected by server", append(attrs, "reason", string(ev.Reason))...)
-		// Reset rather than close: the unsent bytes in the kernel's
-		// send buffer (megabytes) are useless to a watcher that fell
-		// behind, and must not linger on the server after we let go.
+	if errors.As(err, &ev) && (ev.Reason == ReasonStalled || ev.Reason == ReasonLagging) {
+		// Reset rather than close: the unsent bytes in the kernel's send
+		// buffer (megabytes) are useless to a watcher that fell behind,
+		// and must not linger on the server after we let go.
 		if tc, ok := c.nc.(interface{ SetLinger(int) error }); ok {
 			tc.SetLinger(0)
-		}
-	case isClosedConn(err):
-		log.Info("watcher left", append(attrs, "err", err)...)
-	default:
-		log.Warn("watcher failed", append(attrs, "err", err)...)
-	}
-}
-
-// pump writes the channel to the watcher until the channel ends, the hub
-// evicts the watcher, or a write fails. Each batch is one writev.
-func (c *conn) pump(sub *Subscription) (int64, error) {
-	var iov [2][]byte
-	var total int64
-	for {
-		bufs, deadline, err := sub.Next(iov[:0], maxBatch)
-		if err != nil {
-			return total, err
-		}
-		c.nc.SetWriteDeadline(deadline)
-		select {
-		case <-sub.Stopped(): // evicted before the deadline was set
-			return total, sub.Err()
-		default:
-		}
-		c.bufs = bufs
-		n, err := c.bufs.WriteTo(c.nc)
-		sub.Done(int(n))
-		total += n
-		if err != nil {
-			if herr := sub.Err(); herr != nil {
-				return total, herr
-			}
-			if isTimeout(err) && !deadline.IsZero() {
-				return total, &EvictedError{Reason: ReasonLagging}
-			}
-			return total, err
 		}
 	}
 }

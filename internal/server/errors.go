@@ -30,7 +30,11 @@ const (
 	ReasonLagging   CloseReason = "lagging"    // oldest undelivered byte older than max-lag
 	ReasonTakenOver CloseReason = "taken-over" // a new broadcaster for the same channel arrived
 	ReasonShutdown  CloseReason = "shutdown"   // the server is shutting down
+	ReasonKicked    CloseReason = "kicked"     // an operator removed the connection
 )
+
+// CloseReasons lists every reason, for counters.
+var CloseReasons = []CloseReason{ReasonStalled, ReasonLagging, ReasonTakenOver, ReasonShutdown, ReasonKicked}
 
 // EvictedError is returned to a watcher or broadcaster the hub ended.
 type EvictedError struct{ Reason CloseReason }

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/subtle"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,9 @@ type HubConfig struct {
 type Hub struct {
 	cfg HubConfig
 
+	bytesIn, bytesOut atomic.Int64
+	evictions         map[CloseReason]*atomic.Int64 // fixed keys; read-only map
+
 	mu       sync.Mutex
 	channels map[Key]*Channel
 	closed   bool
@@ -40,7 +44,11 @@ type Hub struct {
 
 // NewHub returns an empty hub.
 func NewHub(cfg HubConfig) *Hub {
-	return &Hub{cfg: cfg, channels: make(map[Key]*Channel)}
+	h := &Hub{cfg: cfg, channels: make(map[Key]*Channel), evictions: make(map[CloseReason]*atomic.Int64)}
+	for _, r := range CloseReasons {
+		h.evictions[r] = new(atomic.Int64)
+	}
+	return h
 }
 
 // PublishOptions are a broadcaster's settings.
@@ -49,6 +57,9 @@ type PublishOptions struct {
 	Password string
 	// Delay lets the hub batch bytes that long before waking watchers.
 	Delay time.Duration
+	// ID and Remote identify the broadcaster's connection in status output.
+	ID     uint64
+	Remote string
 	// OnStop is called, without locks held, when the hub stops this
 	// publisher (takeover or shutdown). It must make a blocked Read return,
 	// e.g. by closing the connection or setting a past read deadline.
@@ -86,6 +97,9 @@ func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 type SubscribeOptions struct {
 	// Password is the channel password the watcher gave.
 	Password string
+	// ID and Remote identify the watcher's connection in status output.
+	ID     uint64
+	Remote string
 	// OnEvict is called, without locks held, when the hub evicts the
 	// watcher. It must make a blocked write return (a past write deadline).
 	OnEvict func(CloseReason)
@@ -158,4 +172,26 @@ func (h *Hub) removeChannel(c *Channel) {
 // tell an attacker how much of a guess was right.
 func passwordsEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// HubCounters are totals over the hub's life.
+type HubCounters struct {
+	BytesIn, BytesOut int64
+	// Evictions counts watchers and broadcasters the hub ended, by reason.
+	Evictions map[CloseReason]int64
+}
+
+// Counters returns the hub's totals.
+func (h *Hub) Counters() HubCounters {
+	out := HubCounters{BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(), Evictions: make(map[CloseReason]int64, len(h.evictions))}
+	for r, n := range h.evictions {
+		out.Evictions[r] = n.Load()
+	}
+	return out
+}
+
+func (h *Hub) countEviction(r CloseReason) {
+	if n := h.evictions[r]; n != nil {
+		n.Add(1)
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/fstream/fstream/internal/protocol"
 )
 
 const (
@@ -32,9 +34,12 @@ type Server struct {
 	log *slog.Logger
 	hub *Hub
 
-	nextID    atomic.Uint64
-	open      atomic.Int64 // connections counted against MaxConns
-	rejecting atomic.Int64
+	nextID       atomic.Uint64
+	open         atomic.Int64 // connections counted against MaxConns
+	rejecting    atomic.Int64
+	broadcasters atomic.Int64
+	watchers     atomic.Int64
+	handshakes   map[string]*atomic.Int64 // fixed keys; read-only map
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -54,11 +59,15 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       log,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
-		done:      make(chan struct{}),
+		cfg:        cfg,
+		log:        log,
+		listeners:  make(map[net.Listener]struct{}),
+		conns:      make(map[*conn]struct{}),
+		done:       make(chan struct{}),
+		handshakes: make(map[string]*atomic.Int64),
+	}
+	for _, k := range handshakeResults() {
+		s.handshakes[k] = new(atomic.Int64)
 	}
 	s.hub = NewHub(HubConfig{
 		Buffer:       cfg.ChannelBuffer,
@@ -247,4 +256,50 @@ func (s *Server) shuttingDown() bool {
 func isClosedConn(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// Handshake results counted besides the refusal reason codes.
+const (
+	HandshakeOK         = "ok"
+	HandshakeIncomplete = "incomplete" // closed, timed out or malformed before a request was read
+)
+
+func handshakeResults() []string {
+	out := []string{HandshakeOK, HandshakeIncomplete}
+	for _, r := range protocol.Reasons {
+		out = append(out, string(r))
+	}
+	return out
+}
+
+func (s *Server) countHandshake(result string) {
+	if n := s.handshakes[result]; n != nil {
+		n.Add(1)
+	}
+}
+
+// Counters is a snapshot of the server's counters and gauges.
+type Counters struct {
+	Connections  int64 // open, any role
+	Broadcasters int64
+	Watchers     int64
+	// Handshakes counts handshakes by result: "ok", "incomplete", or a
+	// refusal reason code.
+	Handshakes map[string]int64
+	Hub        HubCounters
+}
+
+// Counters returns the server's counters.
+func (s *Server) Counters() Counters {
+	c := Counters{
+		Connections:  s.open.Load() + s.rejecting.Load(),
+		Broadcasters: s.broadcasters.Load(),
+		Watchers:     s.watchers.Load(),
+		Handshakes:   make(map[string]int64, len(s.handshakes)),
+		Hub:          s.hub.Counters(),
+	}
+	for k, n := range s.handshakes {
+		c.Handshakes[k] = n.Load()
+	}
+	return c
 }

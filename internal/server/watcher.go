@@ -1,0 +1,125 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"time"
+)
+
+// Sink is where a watcher's bytes go: a TCP connection or an HTTP response.
+// Writes to it come from one goroutine; SetWriteDeadline may be called from
+// another to interrupt a blocked write.
+type Sink interface {
+	io.Writer
+	SetWriteDeadline(t time.Time) error
+}
+
+// WatchRequest describes a watcher joining a channel, whatever its transport.
+type WatchRequest struct {
+	User, Channel, Password string
+	// Params are the handshake's key=value pairs (join policy and other
+	// extensions).
+	Params map[string]string
+	ConnID uint64
+	Remote string
+	Via    string // "tcp" or "http", for logs and status
+}
+
+// ServeWatcher relays the channel to sink until the channel ends, the
+// watcher is evicted, a write fails, or ctx is done. It returns ErrNotLive,
+// ErrWrongPassword or ErrHubClosed before writing anything when the watcher
+// cannot join; otherwise it calls joined (which may write a header) and then
+// streams. TCP and HTTP watchers share this path.
+func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
+	if req.ConnID == 0 {
+		req.ConnID = s.nextID.Add(1)
+	}
+	return s.serveWatcher(ctx, req, sink, joined)
+}
+
+func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
+	key := Key{User: req.User, Channel: req.Channel}
+	sub, err := s.hub.Subscribe(key, SubscribeOptions{
+		Password: req.Password,
+		ID:       req.ConnID,
+		Remote:   req.Remote,
+		OnEvict:  func(CloseReason) { sink.SetWriteDeadline(time.Unix(1, 0)) },
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	s.countHandshake(HandshakeOK)
+	s.watchers.Add(1)
+	defer s.watchers.Add(-1)
+	stop := context.AfterFunc(ctx, func() {
+		sub.Close()
+		sink.SetWriteDeadline(time.Unix(1, 0))
+	})
+	defer stop()
+
+	log := s.log.With("id", req.ConnID, "remote", req.Remote, "role", "watcher", "via", req.Via, "user", req.User, "channel", req.Channel)
+	if err := joined(); err != nil {
+		log.Info("watcher left during handshake", "err", err)
+		return err
+	}
+	log.Info("watcher joined")
+
+	start := time.Now()
+	n, err := pump(sub, sink)
+	attrs := []any{"bytes", n, "duration", time.Since(start).Round(time.Millisecond)}
+	var ev *EvictedError
+	switch {
+	case errors.Is(err, ErrChannelEnded):
+		log.Info("watcher finished: channel ended", attrs...)
+	case errors.As(err, &ev):
+		log.Warn("watcher disconnected by server", append(attrs, "reason", string(ev.Reason))...)
+	case ctx.Err() != nil:
+		log.Info("watcher cancelled", attrs...)
+	case isClosedConn(err):
+		log.Info("watcher left", append(attrs, "err", err)...)
+	default:
+		log.Warn("watcher failed", append(attrs, "err", err)...)
+	}
+	return err
+}
+
+// pump writes the channel to the sink until the channel ends, the hub
+// evicts the watcher, or a write fails. Each batch is one writev on a TCP
+// connection.
+func pump(sub *Subscription, sink Sink) (int64, error) {
+	flusher, _ := sink.(interface{ Flush() error })
+	var iov [3][]byte
+	bufs := net.Buffers(iov[:0])
+	var total int64
+	for {
+		batch, deadline, err := sub.Next(iov[:0], maxBatch)
+		if err != nil {
+			return total, err
+		}
+		sink.SetWriteDeadline(deadline)
+		select {
+		case <-sub.Stopped(): // evicted before the deadline was set
+			return total, sub.Err()
+		default:
+		}
+		bufs = batch
+		n, err := bufs.WriteTo(sink)
+		if err == nil && flusher != nil {
+			err = flusher.Flush()
+		}
+		sub.Done(int(n))
+		total += n
+		if err != nil {
+			if herr := sub.Err(); herr != nil {
+				return total, herr
+			}
+			if isTimeout(err) && !deadline.IsZero() {
+				return total, &EvictedError{Reason: ReasonLagging}
+			}
+			return total, err
+		}
+	}
+}
