@@ -1,0 +1,40 @@
+# fstream developer tasks. "make" alone lists them.
+
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+FUZZTIME ?= 10s
+BIN      := bin/fstream
+
+.DEFAULT_GOAL := help
+.PHONY: help build run test bench fuzz lint clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/fstream (static, version stamped from git)
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/fstream
+
+run: build ## build, then serve on :61920 with ./users
+	./$(BIN) serve --listen :61920 --users ./users
+
+test: ## go vet, then every test with the race detector
+	go vet ./...
+	go test -race -count=1 -timeout 9m ./...
+
+bench: ## run the benchmarks
+	go test -run='^$$' -bench=. -benchmem ./...
+
+fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
+	@set -e; for pkg in $$(go list ./...); do \
+		for target in $$(go test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
+			go test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s "$$pkg"; \
+		done; \
+	done
+
+lint: ## check formatting and go vet
+	@unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,49 @@
+// Package auth decides who may broadcast.
+//
+// Only broadcasters authenticate with a user password: a watcher names the
+// channel's owner (user=) and proves nothing but the channel password, which
+// the server checks against the live channel. The server calls an
+// Authenticator once per broadcast handshake and refuses the peer with one
+// generic "unauthorized" whatever the reason; the detail goes to the
+// server's log.
+//
+// # Errors
+//
+// Authenticate returns nil to allow, an error wrapping ErrDenied when the
+// credentials are wrong (ErrUnknownUser, ErrWrongPassword, ErrNoPassword),
+// and any other error when it could not decide, such as an unreadable or
+// corrupt user file. The server refuses in both cases but logs the second
+// kind as its own failure, so an operator sees a broken file at once.
+//
+// # The users folder
+//
+// Dir reads a folder with one INI file per user, NAME.ini:
+//
+//	[DEFAULT]
+//	# a bcrypt hash, as printed by HashPassword:
+//	password_hash = $2a$10$...
+//	# or, less safely, the password itself:
+//	# password = secret
+//
+// Keys may also come before any section header. password_hash wins when
+// both are present. The file is read at every call, so adding, changing or
+// removing a user takes effect without a restart. User names are checked
+// with protocol.ValidateName before any path is built from them.
+//
+// A value is everything after the '=' with surrounding blanks trimmed, taken
+// literally: '#', ';', quotes and a trailing '\' are part of the password
+// (as with Python's configparser), except that a value starting with a
+// backquote or """ is read as a quoted string. Key names are
+// case-insensitive.
+//
+// # Timing
+//
+// To keep response time from telling which user names exist, every decision
+// about a well-formed name costs one bcrypt comparison: against the user's
+// password_hash when there is one, and otherwise (unknown user, plaintext
+// password, no password) against a dummy hash at bcrypt.DefaultCost made once
+// per process. The price is a few tens of milliseconds of CPU per broadcast
+// handshake, which the server's connection limits bound. Plaintext passwords
+// are compared as SHA-256 digests with crypto/subtle.ConstantTimeCompare, so
+// neither their content nor their length shows in the timing.
+package auth
