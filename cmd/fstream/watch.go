@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fstream/fstream/internal/client"
+	"github.com/fstream/fstream/internal/protocol"
+)
+
+// watchOptions is a parsed "fstream watch".
+type watchOptions struct {
+	Client client.Options
+	Out    io.Writer
+}
+
+func newWatchCmd(s *streams, runF func(context.Context, *watchOptions) error) *cobra.Command {
+	var f requestFlags
+	cmd := &cobra.Command{
+		Use:   "watch ADDR [PAYLOAD]",
+		Short: "Write a channel's stream to stdout",
+		Long: `Connect to the fstream server at ADDR (host[:port], default port 61920) and
+write the stream of a channel to stdout until the server closes the connection.
+
+PAYLOAD is the original fstream handshake text, with or without its leading
+"watch,", for example "user=fier,channel=cam". Flags override its values, and
+keys fstream does not know are sent as they are.
+
+Exit status: 0 when the stream ends or the reader of stdout quits, 1 on an
+error, 2 on a usage error, 3 when the server refuses, 130 on a signal.`,
+		Example: `  fstream watch 127.0.0.1 --user fier --channel cam | ffplay -
+  fstream watch example.com:61920 user=fier,channel=cam,channel-password=123 > rec.ts`,
+		Args: streamArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := newWatchOptions(s, args, f.overrides(cmd.Flags()), f.timeout)
+			if err != nil {
+				return err
+			}
+			return runF(cmd.Context(), opts)
+		},
+	}
+	f.register(cmd.Flags(), protocol.CommandWatch)
+	return cmd
+}
+
+// newWatchOptions builds the options of watch from ADDR [PAYLOAD] and the
+// flags. The password from the environment is not used: a watcher needs
+// none, and it should not be sent to every server one watches.
+func newWatchOptions(s *streams, args []string, o overrides, timeout time.Duration) (*watchOptions, error) {
+	c, err := newClientOptions(protocol.CommandWatch, args, o, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &watchOptions{Client: c, Out: s.Out}, nil
+}
+
+func runWatch(ctx context.Context, opts *watchOptions) error {
+	return client.Watch(ctx, opts.Client, opts.Out)
+}

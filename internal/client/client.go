@@ -1,0 +1,352 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fstream/fstream/internal/protocol"
+)
+
+const (
+	// DefaultPort is the port used when an address names none.
+	DefaultPort = 61920
+	// DefaultDialTimeout bounds connecting when Options.DialTimeout is zero.
+	DefaultDialTimeout = 10 * time.Second
+	// DefaultHandshakeTimeout bounds sending the handshake and reading the
+	// status frame when Options.HandshakeTimeout is zero.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultCloseTimeout bounds a broadcaster's wait for the server to
+	// close its side when Options.CloseTimeout is zero.
+	DefaultCloseTimeout = 10 * time.Second
+
+	// bufferSize is the copy buffer in each direction. Reads return as soon
+	// as any bytes are available, so a large buffer adds no latency; it only
+	// lets a burst of a high-bitrate stream move in few system calls.
+	bufferSize = 256 << 10
+	// maxStatus bounds the status frame; a real one is a few dozen bytes.
+	maxStatus = protocol.DefaultMaxText
+)
+
+// Options says where to connect and what to ask for.
+type Options struct {
+	// Addr is host, host:port, [ipv6] or [ipv6]:port; NormalizeAddr adds
+	// DefaultPort when there is none.
+	Addr string
+	// Request is the handshake. Broadcast and Watch fill in an empty
+	// Command and always set Ack.
+	Request protocol.Request
+	// DialTimeout bounds connecting. Zero means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// HandshakeTimeout bounds sending the handshake and reading the
+	// server's answer. Zero means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// CloseTimeout bounds how long Broadcast waits, after its input ended,
+	// for the server to confirm it read everything by closing the
+	// connection. Zero means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+}
+
+// Broadcast connects as a broadcaster and sends src until it ends. The
+// handshake completes before src is read, so a refused request leaves src
+// untouched. After src's EOF it half-closes the connection and waits, at
+// most opts.CloseTimeout, for the server to close its side: a nil error means
+// the server has read every byte.
+//
+// Cancelling ctx closes the connection and Broadcast returns ctx's error as
+// soon as a pending src.Read returns (at once if src has a SetReadDeadline
+// method that works, such as a pollable pipe).
+func Broadcast(ctx context.Context, opts Options, src io.Reader) (err error) {
+	defer wrapErr(&err, "broadcast to", opts.Addr)
+	s, err := connect(ctx, opts, protocol.CommandBroadcast, src)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	buf := make([]byte, bufferSize)
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := s.conn.Write(buf[:n]); werr != nil {
+				return s.streamErr("send stream", werr)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: %w", ErrReadInput, rerr)
+		}
+	}
+	return s.finish(orDefault(opts.CloseTimeout, DefaultCloseTimeout))
+}
+
+// Watch connects as a watcher and copies the stream to dst until the server
+// closes the connection, which returns nil. A failed write to dst returns an
+// error wrapping ErrWriteOutput and the cause, so a caller can treat
+// syscall.EPIPE (the reader of dst went away) as a normal end. Cancelling ctx
+// closes the connection and Watch returns ctx's error.
+func Watch(ctx context.Context, opts Options, dst io.Writer) (err error) {
+	defer wrapErr(&err, "watch", opts.Addr)
+	s, err := connect(ctx, opts, protocol.CommandWatch, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	buf := make([]byte, bufferSize)
+	for {
+		// The buffered reader hands over what it read past the status
+		// frame first; once empty it reads straight into buf because buf
+		// is larger than its own buffer.
+		n, rerr := s.r.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("%w: %w", ErrWriteOutput, werr)
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return s.streamErr("receive stream", rerr)
+		}
+	}
+}
+
+// NormalizeAddr returns addr as host:port, adding DefaultPort when addr has
+// no port. It accepts host, host:port, [ipv6], [ipv6]:port, a bare IPv6
+// address and :port (the local system).
+func NormalizeAddr(addr string) (string, error) {
+	if addr == "" {
+		return "", fmt.Errorf("%w: empty", ErrBadAddr)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		// No port, or not host:port at all.
+		host, port = addr, ""
+		if inner, ok := strings.CutPrefix(host, "["); ok && strings.HasSuffix(inner, "]") {
+			host = strings.TrimSuffix(inner, "]")
+			if _, perr := netip.ParseAddr(host); perr != nil {
+				return "", fmt.Errorf("%w: %q: %q is not an IP address", ErrBadAddr, addr, host)
+			}
+		} else if strings.Contains(host, ":") {
+			if _, perr := netip.ParseAddr(host); perr != nil {
+				return "", fmt.Errorf("%w: %q: %v", ErrBadAddr, addr, err)
+			}
+		}
+	}
+	if strings.ContainsAny(host, "[]") {
+		return "", fmt.Errorf("%w: %q", ErrBadAddr, addr)
+	}
+	if port == "" {
+		port = strconv.Itoa(DefaultPort)
+	} else if n, perr := strconv.ParseUint(port, 10, 16); perr != nil || n == 0 {
+		return "", fmt.Errorf("%w: %q: port %q is not a number from 1 to 65535", ErrBadAddr, addr, port)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// session is a connection that passed the handshake.
+type session struct {
+	ctx  context.Context
+	conn net.Conn
+	// r reads the connection. It may hold stream bytes that arrived with
+	// the status frame, so every later read goes through it.
+	r *bufio.Reader
+	// stopCancel stops closing conn on ctx's end; it waits for a close in
+	// progress.
+	stopCancel func()
+}
+
+// connect dials, sends the handshake for cmd and reads the answer. src, when
+// it has a SetReadDeadline method, is interrupted when ctx ends.
+func connect(ctx context.Context, opts Options, cmd protocol.Command, src io.Reader) (*session, error) {
+	addr, err := NormalizeAddr(opts.Addr)
+	if err != nil {
+		return nil, err
+	}
+	text, err := handshakeText(opts.Request, cmd)
+	if err != nil {
+		return nil, err
+	}
+	d := net.Dialer{Timeout: orDefault(opts.DialTimeout, DefaultDialTimeout)}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	s := &session{
+		ctx:        ctx,
+		conn:       conn,
+		r:          bufio.NewReader(conn),
+		stopCancel: closeOnCancel(ctx, conn, src),
+	}
+	if err := s.handshake(text, orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout)); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// handshakeText encodes req for cmd with ack=1, and checks that a server
+// will be able to parse it, so that a local mistake is reported as such.
+func handshakeText(req protocol.Request, cmd protocol.Command) (string, error) {
+	switch req.Command {
+	case "":
+		req.Command = cmd
+	case cmd:
+	default:
+		return "", fmt.Errorf("%w: a %s request cannot %s", ErrBadRequest, req.Command, cmd)
+	}
+	req.Ack = true
+	text, err := req.Text()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if _, err := protocol.ParseRequest(text); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	return text, nil
+}
+
+func (s *session) handshake(text string, timeout time.Duration) error {
+	if err := s.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return s.streamErr("handshake", err)
+	}
+	if err := protocol.WriteFrame(s.conn, text); err != nil {
+		return s.handshakeErr(err, timeout)
+	}
+	reply, err := protocol.ReadFrame(s.r, maxStatus)
+	if err != nil {
+		return s.handshakeErr(err, timeout)
+	}
+	st, err := protocol.ParseStatus(reply)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoAnswer, err)
+	}
+	if err := st.Err(); err != nil {
+		return err // *protocol.RefusedError
+	}
+	// The stream itself has no deadline: a watcher may wait for a
+	// broadcaster, and a broadcaster may be held back by the server.
+	if err := s.conn.SetDeadline(time.Time{}); err != nil {
+		return s.streamErr("handshake", err)
+	}
+	return nil
+}
+
+func (s *session) handshakeErr(err error, timeout time.Duration) error {
+	switch {
+	case s.ctx.Err() != nil:
+		return s.ctx.Err()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%w within %v: %w", ErrHandshakeTimeout, timeout, err)
+	case closedByPeer(err):
+		return fmt.Errorf("%w: it closed the connection: %w", ErrNoAnswer, err)
+	default:
+		// Garbage instead of a status frame: not an fstream server, or
+		// one too old to know ack=1.
+		return fmt.Errorf("%w: %w", ErrNoAnswer, err)
+	}
+}
+
+// finish half-closes the connection and waits for the server to close its
+// side, which it does after reading everything up to our EOF.
+func (s *session) finish(timeout time.Duration) error {
+	cw, ok := s.conn.(interface{ CloseWrite() error })
+	if !ok {
+		return fmt.Errorf("finish stream: %T cannot half-close", s.conn)
+	}
+	if err := cw.CloseWrite(); err != nil {
+		return s.streamErr("finish stream", err)
+	}
+	if err := s.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return s.streamErr("finish stream", err)
+	}
+	// A server sends nothing to a broadcaster after "ok"; anything it does
+	// send is discarded while waiting for its EOF.
+	if _, err := io.Copy(io.Discard, s.r); err != nil {
+		if s.ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("%w within %v: %w", ErrCloseTimeout, timeout, err)
+		}
+		return s.streamErr("finish stream", err)
+	}
+	return nil
+}
+
+// streamErr adds the step to err, or returns ctx's error when the
+// connection failed because ctx ended and closed it.
+func (s *session) streamErr(step string, err error) error {
+	switch {
+	case s.ctx.Err() != nil:
+		return s.ctx.Err()
+	case closedByPeer(err):
+		return fmt.Errorf("%s: %w: %w", step, ErrConnClosed, err)
+	default:
+		return fmt.Errorf("%s: %w", step, err)
+	}
+}
+
+func (s *session) close() {
+	s.stopCancel()
+	_ = s.conn.Close() // nothing is left to flush or report
+}
+
+// closeOnCancel closes conn, and interrupts src if it supports deadlines,
+// when ctx ends. The returned function stops that and, if it already
+// started, waits for it, so no goroutine outlives the session.
+func closeOnCancel(ctx context.Context, conn net.Conn, src io.Reader) func() {
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
+		_ = conn.Close() // the caller reports ctx's error, not this one
+		if d, ok := src.(interface{ SetReadDeadline(time.Time) error }); ok {
+			// Fails harmlessly (os.ErrNoDeadline) on a file that cannot
+			// be polled; the read then ends with the next input.
+			_ = d.SetReadDeadline(time.Now())
+		}
+	})
+	return func() {
+		if !stop() {
+			<-done
+		}
+	}
+}
+
+// closedByPeer reports whether err means the server closed or reset the
+// connection.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNABORTED)
+}
+
+// wrapErr prefixes a non-nil *err with what failed and where.
+func wrapErr(err *error, what, addr string) {
+	if *err != nil {
+		*err = fmt.Errorf("%s %s: %w", what, addr, *err)
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

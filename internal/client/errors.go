@@ -1,0 +1,29 @@
+package client
+
+import "errors"
+
+// Sentinel errors, returned wrapped with the step that failed.
+var (
+	// ErrBadAddr means an address could not be understood.
+	ErrBadAddr = errors.New("client: bad address")
+	// ErrBadRequest means the request cannot be sent as a handshake.
+	ErrBadRequest = errors.New("client: bad request")
+	// ErrHandshakeTimeout means the server did not answer the handshake in
+	// time. The error also wraps os.ErrDeadlineExceeded.
+	ErrHandshakeTimeout = errors.New("client: no answer to the handshake")
+	// ErrNoAnswer means the server closed the connection, or sent something
+	// that is not a status frame, instead of answering the handshake.
+	ErrNoAnswer = errors.New("client: server did not answer the handshake")
+	// ErrConnClosed means the server closed or reset the connection while
+	// the stream was running (for a broadcaster: another broadcaster took
+	// the channel over, or the server shut down).
+	ErrConnClosed = errors.New("client: server closed the connection")
+	// ErrCloseTimeout means a broadcaster finished sending but the server
+	// did not close its side in time, so delivery is not confirmed.
+	ErrCloseTimeout = errors.New("client: server did not confirm the end of the stream")
+	// ErrReadInput wraps an error from a broadcaster's input.
+	ErrReadInput = errors.New("client: read input")
+	// ErrWriteOutput wraps an error from a watcher's output. With
+	// syscall.EPIPE it means the reader of the output went away.
+	ErrWriteOutput = errors.New("client: write output")
+)
