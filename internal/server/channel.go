@@ -141,6 +141,9 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 	if c.password != "" && !passwordsEqual(opts.Password, c.password) {
 		return nil, ErrWrongPassword
 	}
+	if c.cfg.MaxWatchers > 0 && len(c.subs) >= c.cfg.MaxWatchers {
+		return nil, ErrChannelFull
+	}
 	s := &Subscription{
 		ch:           c,
 		opts:         opts,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,24 @@ type Config struct {
 	// MaxConns bounds open connections (handshaking, watching and
 	// broadcasting). Zero means no limit.
 	MaxConns int
+	// MaxConnsPerIP bounds open connections from one remote address.
+	// Zero means no limit.
+	MaxConnsPerIP int
+	// MaxChannels bounds live channels; MaxWatchersPerChannel bounds one
+	// channel's watchers. Zero means no limit.
+	MaxChannels           int
+	MaxWatchersPerChannel int
+	// AuthFailuresPerMinute is how many failed broadcaster logins one
+	// remote address may make per minute (as a burst, refilled evenly)
+	// before its logins are refused with "busy". Zero means no limit.
+	AuthFailuresPerMinute int
+
+	// TLS, if set, lets clients connect with TLS on the same port as plain
+	// clients: a connection whose first byte starts a TLS record (0x16) is
+	// served over TLS. Plain handshakes always start with 0x00.
+	TLS *tls.Config
+	// TLSRequired refuses plain (non-TLS) handshakes.
+	TLSRequired bool
 
 	// BroadcasterGrace is how long watchers stay connected after their
 	// broadcaster leaves, waiting for it to come back.
@@ -46,6 +65,10 @@ type Config struct {
 const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultMaxConns         = 20000
+	DefaultMaxConnsPerIP    = 200
+	DefaultMaxChannels      = 1000
+	DefaultMaxWatchers      = 10000
+	DefaultAuthFailures     = 10
 	DefaultBroadcasterGrace = 10 * time.Second
 	DefaultStallTimeout     = time.Second
 	DefaultMaxLag           = 10 * time.Second
@@ -57,13 +80,17 @@ const (
 // DefaultConfig returns the defaults. Auth must still be set.
 func DefaultConfig() Config {
 	return Config{
-		HandshakeTimeout: DefaultHandshakeTimeout,
-		MaxHandshake:     protocol.DefaultMaxText,
-		MaxConns:         DefaultMaxConns,
-		BroadcasterGrace: DefaultBroadcasterGrace,
-		StallTimeout:     DefaultStallTimeout,
-		MaxLag:           DefaultMaxLag,
-		ChannelBuffer:    DefaultChannelBuffer,
+		HandshakeTimeout:      DefaultHandshakeTimeout,
+		MaxHandshake:          protocol.DefaultMaxText,
+		MaxConns:              DefaultMaxConns,
+		MaxConnsPerIP:         DefaultMaxConnsPerIP,
+		MaxChannels:           DefaultMaxChannels,
+		MaxWatchersPerChannel: DefaultMaxWatchers,
+		AuthFailuresPerMinute: DefaultAuthFailures,
+		BroadcasterGrace:      DefaultBroadcasterGrace,
+		StallTimeout:          DefaultStallTimeout,
+		MaxLag:                DefaultMaxLag,
+		ChannelBuffer:         DefaultChannelBuffer,
 	}
 }
 
@@ -79,8 +106,22 @@ func (c *Config) Validate() error {
 	if c.MaxHandshake < 1 || c.MaxHandshake > protocol.MaxTextLimit {
 		errs = append(errs, fmt.Errorf("max handshake %d must be between 1 and %d bytes", c.MaxHandshake, protocol.MaxTextLimit))
 	}
-	if c.MaxConns < 0 {
-		errs = append(errs, fmt.Errorf("max connections %d must not be negative", c.MaxConns))
+	for _, lim := range []struct {
+		name string
+		v    int
+	}{
+		{"max connections", c.MaxConns},
+		{"max connections per IP", c.MaxConnsPerIP},
+		{"max channels", c.MaxChannels},
+		{"max watchers per channel", c.MaxWatchersPerChannel},
+		{"auth failures per minute", c.AuthFailuresPerMinute},
+	} {
+		if lim.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %d must not be negative (0 means no limit)", lim.name, lim.v))
+		}
+	}
+	if c.TLSRequired && c.TLS == nil {
+		errs = append(errs, errors.New("TLS is required but no certificate is configured"))
 	}
 	if c.BroadcasterGrace < 0 {
 		errs = append(errs, fmt.Errorf("broadcaster grace %v must not be negative", c.BroadcasterGrace))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,16 +87,15 @@ func (c *conn) readRequest() (protocol.Request, bool, error) {
 	if errors.Is(err, protocol.ErrFrameTooLarge) {
 		// Read as much as the limit allows, only to see whether the
 		// client wants to be told why it is refused.
-		prefix := make([]byte, max)
-		k, _ := io.ReadFull(c.nc, prefix)
-		return protocol.Request{}, protocol.AckRequested(prefix[:k], true),
+		prefix, _ := readGrowing(c.nc, max)
+		return protocol.Request{}, protocol.AckRequested(prefix, true),
 			refuse(protocol.ReasonTooLarge, fmt.Sprintf("handshake is longer than the server's limit of %d bytes", max), err)
 	}
 	if err != nil {
 		return protocol.Request{}, false, refuse(protocol.ReasonBadRequest, "malformed handshake frame", err)
 	}
-	text := make([]byte, n)
-	if _, err := io.ReadFull(c.nc, text); err != nil {
+	text, err := readGrowing(c.nc, n)
+	if err != nil {
 		return protocol.Request{}, false, fmt.Errorf("read handshake text: %w", err)
 	}
 	req, err := protocol.ParseRequest(string(text))
@@ -103,6 +103,18 @@ func (c *conn) readRequest() (protocol.Request, bool, error) {
 		return req, protocol.AckRequested(text, false), refuse(protocol.ReasonBadRequest, err.Error(), err)
 	}
 	return req, req.Ack, nil
+}
+
+// readGrowing reads exactly n bytes, growing its buffer as they arrive, so
+// that a client announcing a large handshake and sending nothing costs the
+// server nothing.
+func readGrowing(r io.Reader, n int) ([]byte, error) {
+	var buf bytes.Buffer
+	k, err := io.CopyN(&buf, r, int64(n))
+	if err == io.EOF && k < int64(n) {
+		err = io.ErrUnexpectedEOF
+	}
+	return buf.Bytes(), err
 }
 
 // reject logs why a handshake failed and, if the peer asked for acks, tells

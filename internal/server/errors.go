@@ -16,6 +16,10 @@ var (
 	// ErrChannelEnded means the channel's broadcaster left and did not come
 	// back within the grace period; every byte was delivered.
 	ErrChannelEnded = errors.New("server: channel ended")
+	// ErrTooManyChannels means the hub has MaxChannels live channels.
+	ErrTooManyChannels = errors.New("server: too many live channels")
+	// ErrChannelFull means the channel has MaxWatchers watchers.
+	ErrChannelFull = errors.New("server: channel has too many watchers")
 	// ErrHubClosed means the hub was closed (the server is shutting down).
 	ErrHubClosed = errors.New("server: hub closed")
 )

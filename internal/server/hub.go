@@ -20,6 +20,10 @@ type HubConfig struct {
 	Grace        time.Duration
 	StallTimeout time.Duration
 	MaxLag       time.Duration
+	// MaxChannels and MaxWatchers bound the hub's channels and each
+	// channel's watchers; zero means no limit.
+	MaxChannels int
+	MaxWatchers int
 	// OnEvent, if set, is called (without locks held) for channel events
 	// that have no connection to report them: a channel ending after its
 	// grace period.
@@ -82,6 +86,10 @@ func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 		p, old, ok = c.attachPublisher(opts)
 	}
 	if !ok { // no channel, or one that just ended
+		if h.cfg.MaxChannels > 0 && c == nil && len(h.channels) >= h.cfg.MaxChannels {
+			h.mu.Unlock()
+			return nil, ErrTooManyChannels
+		}
 		c = newChannel(h, key)
 		h.channels[key] = c
 		p, old, _ = c.attachPublisher(opts)

@@ -74,6 +74,8 @@ func New(cfg Config) (*Server, error) {
 		Grace:        cfg.BroadcasterGrace,
 		StallTimeout: cfg.StallTimeout,
 		MaxLag:       cfg.MaxLag,
+		MaxChannels:  cfg.MaxChannels,
+		MaxWatchers:  cfg.MaxWatchersPerChannel,
 		OnEvent: func(k Key, msg string) {
 			log.Info(msg, "user", k.User, "channel", k.Channel)
 		},
