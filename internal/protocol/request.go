@@ -17,6 +17,10 @@ type Command string
 const (
 	CommandWatch     Command = "watch"
 	CommandBroadcast Command = "broadcast"
+	// CommandToken asks for a one-time broadcast token in exchange for
+	// user and user-password; the "ok" status carries token= and
+	// expires-in= (seconds). Always answered with a status frame.
+	CommandToken Command = "token"
 )
 
 // Keys of the handshake text.
@@ -27,6 +31,12 @@ const (
 	KeyChannelPassword = "channel-password"
 	KeyDelay           = "delay"
 	KeyAck             = "ack"
+	// KeyToken replaces user-password in a broadcast: a one-time token
+	// from a "token" request.
+	KeyToken = "token"
+	// KeyExpiresIn is the token's lifetime in seconds, in the ok status
+	// that answers a token request.
+	KeyExpiresIn = "expires-in"
 )
 
 const (
@@ -68,11 +78,11 @@ func ParseRequest(text string) (Request, error) {
 		Params:  make(map[string]string, len(fields)-1),
 	}
 	switch req.Command {
-	case CommandWatch, CommandBroadcast:
+	case CommandWatch, CommandBroadcast, CommandToken:
 	case "":
 		return Request{}, fmt.Errorf("%w: empty command, want watch or broadcast", ErrBadRequest)
 	default:
-		return Request{}, fmt.Errorf("%w: unknown command %q, want watch or broadcast", ErrBadRequest, truncate(fields[0]))
+		return Request{}, fmt.Errorf("%w: unknown command %q, want watch, broadcast or token", ErrBadRequest, truncate(fields[0]))
 	}
 	for _, f := range fields[1:] {
 		if f == "" {

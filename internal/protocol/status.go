@@ -27,6 +27,10 @@ type Status struct {
 	OK      bool
 	Reason  Reason
 	Message string
+	// Params are key=value pairs an "ok" may carry after it, such as the
+	// token a "token" request asks for ("ok,token=...,expires-in=120").
+	// Plain watch and broadcast answers carry none.
+	Params map[string]string
 }
 
 const statusOK = "ok"
@@ -38,7 +42,15 @@ var OKStatus = Status{OK: true}
 // of the frame, so it may contain commas.
 func (s Status) Text() string {
 	if s.OK {
-		return statusOK
+		if len(s.Params) == 0 {
+			return statusOK
+		}
+		var b strings.Builder
+		b.WriteString(statusOK)
+		for _, k := range sortedKeys(s.Params) {
+			b.WriteString("," + k + "=" + s.Params[k])
+		}
+		return b.String()
 	}
 	return "error,reason=" + string(s.Reason) + ",message=" + s.Message
 }
@@ -47,6 +59,17 @@ func (s Status) Text() string {
 func ParseStatus(text string) (Status, error) {
 	if text == statusOK {
 		return OKStatus, nil
+	}
+	if rest, ok := strings.CutPrefix(text, statusOK+","); ok {
+		st := Status{OK: true, Params: make(map[string]string)}
+		for _, f := range strings.Split(rest, ",") {
+			k, v, ok := strings.Cut(f, "=")
+			if !ok || k == "" {
+				return Status{}, fmt.Errorf("%w: field %q of ok is not key=value", ErrBadStatus, truncate(f))
+			}
+			st.Params[k] = v
+		}
+		return st, nil
 	}
 	rest, ok := strings.CutPrefix(text, "error,reason=")
 	if !ok {

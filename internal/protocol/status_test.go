@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -26,7 +27,9 @@ var statusCases = []struct {
 	{name: "empty", text: "", err: ErrBadStatus},
 	{name: "OK upper case", text: "OK", err: ErrBadStatus},
 	{name: "ok with trailing space", text: "ok ", err: ErrBadStatus},
-	{name: "ok with fields", text: "ok,x=1", err: ErrBadStatus},
+	{name: "ok with fields", text: "ok,expires-in=120,token=abc", want: Status{OK: true, Params: map[string]string{"token": "abc", "expires-in": "120"}}},
+	{name: "ok with a bare field", text: "ok,x", err: ErrBadStatus},
+	{name: "ok with an empty key", text: "ok,=1", err: ErrBadStatus},
 	{name: "bare error", text: "error", err: ErrBadStatus},
 	{name: "error without reason", text: "error,message=x", err: ErrBadStatus},
 	{name: "empty reason", text: "error,reason=,message=x", err: ErrBadStatus},
@@ -44,7 +47,7 @@ func TestParseStatus(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != c.want {
+			if err != nil || !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("ParseStatus(%q) = %+v, %v; want %+v", c.text, got, err, c.want)
 			}
 		})
@@ -53,7 +56,7 @@ func TestParseStatus(t *testing.T) {
 		if c.status == nil {
 			continue
 		}
-		if got, err := ParseStatus(c.text); err != nil || got != *c.status {
+		if got, err := ParseStatus(c.text); err != nil || !reflect.DeepEqual(got, *c.status) {
 			t.Errorf("%s: ParseStatus(%q) = %+v, %v; want %+v", c.name, c.text, got, err, *c.status)
 		}
 		if got := c.status.Text(); got != c.text {
@@ -75,7 +78,7 @@ func TestStatusRoundTrip(t *testing.T) {
 	for _, s := range statuses {
 		text := s.Text()
 		got, err := ParseStatus(text)
-		if err != nil || got != s {
+		if err != nil || !reflect.DeepEqual(got, s) {
 			t.Errorf("ParseStatus(%q) = %+v, %v; want %+v", text, got, err, s)
 		}
 		if s.OK != (text == "ok") {
