@@ -674,6 +674,16 @@ type Info struct {
 	Created     time.Time
 	Broadcaster *BroadcasterInfo // nil in the grace period
 	Watchers    []WatcherInfo
+	// Media describes the stream's detected format; zero until known.
+	Media MediaInfo
+}
+
+// MediaInfo is what the hub detected about a channel's stream.
+type MediaInfo struct {
+	Format      string        // "mpegts", "h264", "h265", "generic", or "" while detecting
+	Codec       string        // video codec, when known
+	GOPBytes    int64         // bytes between the last two keyframes
+	GOPDuration time.Duration // time between the last two keyframes
 }
 
 // Info returns a snapshot of the channel, watchers included.
