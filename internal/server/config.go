@@ -15,6 +15,9 @@ import (
 type Config struct {
 	// Auth decides who may broadcast. Required.
 	Auth auth.Authenticator
+	// Tokens issues and redeems one-time broadcast tokens (the "token"
+	// command and token= in a broadcast). Nil disables tokens.
+	Tokens TokenStore
 	// Logger receives one line per connection event. Nil discards.
 	Logger *slog.Logger
 
@@ -139,4 +142,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("server config: %w", err)
 	}
 	return nil
+}
+
+// TokenStore issues one-time broadcast tokens; auth.Tokens implements it.
+type TokenStore interface {
+	Issue(user string) (token string, expires time.Time, err error)
+	// Redeem consumes a token; a wrong, used or expired token is an error
+	// wrapping auth.ErrDenied.
+	Redeem(user, token string) error
 }

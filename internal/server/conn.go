@@ -3,12 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -25,13 +27,25 @@ const (
 // conn is one client connection. Its goroutine (serve) owns all reads and
 // writes; other goroutines only set deadlines or close it.
 type conn struct {
-	srv       *Server
-	nc        net.Conn
-	id        uint64
-	remote    string
-	overLimit bool
-	state     atomic.Int32
+	srv *Server
+	// nc is what the protocol runs over: raw, or a TLS connection on top
+	// of it. Only the conn's goroutine uses nc; others use raw (deadlines
+	// and Close on raw reach a TLS connection too).
+	nc     net.Conn
+	raw    net.Conn
+	id     uint64
+	remote string
+	ip     string
+	busy   string // why the connection is over a limit; "" if it is not
+	state  atomic.Int32
+
+	first    byte // the first byte, read to tell TLS from plain
+	hasFirst bool // first still belongs to the handshake header
 }
+
+// tlsRecordHandshake starts every TLS ClientHello. A plain handshake starts
+// with 0x00: its length is below 2^24.
+const tlsRecordHandshake = 0x16
 
 // refusal is a handshake the server turns down, with what the peer is told
 // and what the log says.
@@ -51,17 +65,26 @@ func (c *conn) serve() {
 	s := c.srv
 	defer s.wg.Done()
 	defer s.forget(c)
-	defer c.nc.Close()
+	defer func() { c.nc.Close() }() // nc may become a TLS connection
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic serving connection", "id", c.id, "remote", c.remote, "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
 
-	c.nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	c.raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	plain, err := c.negotiateTLS()
+	if err != nil {
+		c.reject(protocol.Request{}, false, err)
+		return
+	}
 	req, ack, err := c.readRequest()
-	if err == nil && c.overLimit {
-		err = refuse(protocol.ReasonBusy, "server is at its connection limit; try again later", nil)
+	switch {
+	case err != nil:
+	case c.busy != "":
+		err = refuse(protocol.ReasonBusy, c.busy, nil)
+	case plain && s.cfg.TLSRequired:
+		err = refuse(protocol.ReasonForbidden, "this server requires TLS: connect with tls://HOST:PORT (or --tls)", nil)
 	}
 	if err != nil {
 		c.reject(req, ack, err)
@@ -72,7 +95,57 @@ func (c *conn) serve() {
 		c.broadcast(req)
 	case protocol.CommandWatch:
 		c.watch(req)
+	case protocol.CommandToken:
+		c.issueToken(req)
 	}
+}
+
+// negotiateTLS reads the first byte and, if it starts a TLS handshake,
+// runs the server side of TLS. plain reports a non-TLS client.
+func (c *conn) negotiateTLS() (plain bool, err error) {
+	s := c.srv
+	var b [1]byte
+	if _, err := io.ReadFull(c.raw, b[:]); err != nil {
+		return false, fmt.Errorf("read handshake header: %w", err)
+	}
+	if b[0] != tlsRecordHandshake {
+		c.first, c.hasFirst = b[0], true
+		return true, nil
+	}
+	if s.cfg.TLS == nil {
+		// Answer in the plain protocol: a TLS client then fails with
+		// "first record does not look like a TLS handshake", which our
+		// client turns into a clear message.
+		c.raw.SetWriteDeadline(time.Now().Add(statusWriteTimeout))
+		st := protocol.Status{Reason: protocol.ReasonBadRequest, Message: "this server does not speak TLS; connect without tls://"}
+		protocol.WriteFrame(c.raw, st.Text())
+		s.countHandshake(string(protocol.ReasonBadRequest))
+		return false, errors.New("TLS client on a plain-only server")
+	}
+	tc := tls.Server(&prefixConn{Conn: c.raw, prefix: b[:]}, s.cfg.TLS)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return false, fmt.Errorf("TLS handshake: %w", err)
+	}
+	c.nc = tc
+	return false, nil
+}
+
+// prefixConn returns prefix before reading from Conn: the byte that was read
+// to recognise TLS.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
 }
 
 // readRequest reads and parses the handshake. ack reports whether the peer
@@ -80,7 +153,11 @@ func (c *conn) serve() {
 func (c *conn) readRequest() (protocol.Request, bool, error) {
 	max := c.srv.cfg.MaxHandshake
 	var hdr [protocol.HeaderSize]byte
-	if _, err := io.ReadFull(c.nc, hdr[:]); err != nil {
+	rest := hdr[:]
+	if c.hasFirst {
+		hdr[0], rest, c.hasFirst = c.first, hdr[1:], false
+	}
+	if _, err := io.ReadFull(c.nc, rest); err != nil {
 		return protocol.Request{}, false, fmt.Errorf("read handshake header: %w", err)
 	}
 	n, err := protocol.ParseHeader(hdr, max)
@@ -154,6 +231,71 @@ func (c *conn) reject(req protocol.Request, ack bool, err error) {
 	}
 }
 
+// authenticate checks a broadcaster's (or token requester's) credentials:
+// a one-time token if it gave one, else its password. Failed attempts are
+// throttled per remote IP.
+func (c *conn) authenticate(req protocol.Request) *refusal {
+	s := c.srv
+	if !s.authFails.allowed(c.ip) {
+		return refuse(protocol.ReasonBusy, "too many failed logins from your address; wait a minute", errors.New("auth throttled"))
+	}
+	var err error
+	if token, ok := req.Params[protocol.KeyToken]; ok && req.Command == protocol.CommandBroadcast {
+		if s.cfg.Tokens == nil {
+			err = fmt.Errorf("%w: tokens are not enabled", auth.ErrDenied)
+		} else {
+			err = s.cfg.Tokens.Redeem(req.User, token)
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
+		// ATTEMPT-CTX
+		err = s.cfg.Auth.Authenticate(ctx, req.User, req.UserPassword)
+		cancel()
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, auth.ErrDenied) {
+		s.authFails.failed(c.ip)
+	} else {
+		s.log.Error("authentication failed", "id", c.id, "user", req.User, "err", err)
+	}
+	// One generic answer: the peer must not learn which part was wrong.
+	return refuse(protocol.ReasonUnauthorized, "wrong user or password", err)
+}
+
+// issueToken answers a token request: a one-time broadcast token for an
+// authenticated user. Always answered with a status frame.
+func (c *conn) issueToken(req protocol.Request) {
+	s := c.srv
+	req.Ack = true
+	if s.cfg.Tokens == nil {
+		c.reject(req, true, refuse(protocol.ReasonBadRequest, "this server does not issue tokens", nil))
+		return
+	}
+	if err := c.authenticate(req); err != nil {
+		c.reject(req, true, err)
+		return
+	}
+	token, expires, err := s.cfg.Tokens.Issue(req.User)
+	if err != nil {
+		s.log.Error("token not issued", "id", c.id, "user", req.User, "err", err)
+		c.reject(req, true, refuse(protocol.ReasonBusy, "could not issue a token; try again", err))
+		return
+	}
+	s.countHandshake(HandshakeOK)
+	st := protocol.Status{OK: true, Params: map[string]string{
+		protocol.KeyToken:     token,
+		protocol.KeyExpiresIn: strconv.Itoa(int(time.Until(expires).Round(time.Second).Seconds())),
+	}}
+	c.nc.SetWriteDeadline(time.Now().Add(statusWriteTimeout))
+	if err := protocol.WriteFrame(c.nc, st.Text()); err != nil {
+		s.log.Info("token not delivered", "id", c.id, "user", req.User, "err", err)
+		return
+	}
+	s.log.Info("token issued", "id", c.id, "remote", c.remote, "user", req.User, "expires", expires.Format(time.RFC3339))
+}
+
 // sendOK answers a handshake with ack=1.
 func (c *conn) sendOK(req protocol.Request) error {
 	if !req.Ack {
@@ -168,15 +310,8 @@ func (c *conn) sendOK(req protocol.Request) error {
 
 func (c *conn) broadcast(req protocol.Request) {
 	s := c.srv
-	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(s.cfg.HandshakeTimeout))
-	err := s.cfg.Auth.Authenticate(ctx, req.User, req.UserPassword)
-	cancel()
-	if err != nil {
-		if !errors.Is(err, auth.ErrDenied) {
-			s.log.Error("authentication failed", "id", c.id, "user", req.User, "err", err)
-		}
-		// One generic answer: the peer must not learn which part was wrong.
-		c.reject(req, req.Ack, refuse(protocol.ReasonUnauthorized, "wrong user or password", err))
+	if err := c.authenticate(req); err != nil {
+		c.reject(req, req.Ack, err)
 		return
 	}
 	key := Key{User: req.User, Channel: req.Channel}
@@ -185,9 +320,13 @@ func (c *conn) broadcast(req protocol.Request) {
 		Delay:    req.Delay,
 		ID:       c.id,
 		Remote:   c.remote,
-		OnStop:   func(CloseReason) { c.nc.SetReadDeadline(time.Unix(1, 0)) },
+		OnStop:   func(CloseReason) { c.raw.SetReadDeadline(time.Unix(1, 0)) },
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrTooManyChannels):
+		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("server has its maximum of %d live channels", s.cfg.MaxChannels), err))
+		return
+	case err != nil:
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
 		return
 	}
@@ -242,6 +381,8 @@ func (c *conn) watch(req protocol.Request) {
 		c.reject(req, req.Ack, refuse(protocol.ReasonNotFound, fmt.Sprintf("channel %q of user %q is not live", req.Channel, req.User), err))
 	case errors.Is(err, ErrWrongPassword):
 		c.reject(req, req.Ack, refuse(protocol.ReasonForbidden, "wrong channel password", err))
+	case errors.Is(err, ErrChannelFull):
+		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("channel has its maximum of %d watchers", s.cfg.MaxWatchersPerChannel), err))
 	case errors.Is(err, ErrHubClosed):
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
 	}
@@ -250,7 +391,7 @@ func (c *conn) watch(req protocol.Request) {
 		// Reset rather than close: the unsent bytes in the kernel's send
 		// buffer (megabytes) are useless to a watcher that fell behind,
 		// and must not linger on the server after we let go.
-		if tc, ok := c.nc.(interface{ SetLinger(int) error }); ok {
+		if tc, ok := c.raw.(interface{ SetLinger(int) error }); ok {
 			tc.SetLinger(0)
 		}
 	}

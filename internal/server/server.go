@@ -40,10 +40,12 @@ type Server struct {
 	broadcasters atomic.Int64
 	watchers     atomic.Int64
 	handshakes   map[string]*atomic.Int64 // fixed keys; read-only map
+	authFails    *ipLimiter
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	perIP     map[string]int // open connections by remote IP
 	closing   bool
 	done      chan struct{} // closed when shutting down
 	wg        sync.WaitGroup
@@ -63,6 +65,8 @@ func New(cfg Config) (*Server, error) {
 		log:        log,
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[*conn]struct{}),
+		perIP:      make(map[string]int),
+		authFails:  newIPLimiter(cfg.AuthFailuresPerMinute),
 		done:       make(chan struct{}),
 		handshakes: make(map[string]*atomic.Int64),
 	}
@@ -140,26 +144,37 @@ func isTemporary(err error) bool {
 }
 
 // accept starts the goroutine that owns nc, or closes nc at once when the
-// server is over its limits.
+// server is over its limits. A connection over a limit is still read, so
+// that a client asking for acks is told "busy", unless too many such
+// connections are already being read.
 func (s *Server) accept(nc net.Conn) {
-	overLimit := false
+	remote := nc.RemoteAddr().String()
+	c := &conn{srv: s, nc: nc, raw: nc, id: s.nextID.Add(1), remote: remote, ip: hostOf(remote)}
 	if n := s.open.Add(1); s.cfg.MaxConns > 0 && n > int64(s.cfg.MaxConns) {
-		s.open.Add(-1)
-		if s.rejecting.Add(1) > maxRejecting {
-			s.rejecting.Add(-1)
-			s.log.Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String())
-			nc.Close()
-			return
-		}
-		overLimit = true
+		c.busy = fmt.Sprintf("server is at its connection limit (%d); try again later", s.cfg.MaxConns)
 	}
-	c := &conn{srv: s, nc: nc, id: s.nextID.Add(1), remote: nc.RemoteAddr().String(), overLimit: overLimit}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		s.release(c)
+		s.open.Add(-1)
 		nc.Close()
 		return
+	}
+	if c.busy == "" && s.cfg.MaxConnsPerIP > 0 && s.perIP[c.ip] >= s.cfg.MaxConnsPerIP {
+		c.busy = fmt.Sprintf("too many connections from %s (limit %d)", c.ip, s.cfg.MaxConnsPerIP)
+	}
+	if c.busy != "" {
+		s.open.Add(-1)
+		if s.rejecting.Add(1) > maxRejecting {
+			s.rejecting.Add(-1)
+			s.mu.Unlock()
+			s.log.Warn("connection refused", "remote", remote, "reason", c.busy)
+			s.countHandshake(string(protocol.ReasonBusy))
+			nc.Close()
+			return
+		}
+	} else {
+		s.perIP[c.ip]++
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
@@ -167,20 +182,28 @@ func (s *Server) accept(nc net.Conn) {
 	go c.serve()
 }
 
-// release returns c's slot in the connection limits.
-func (s *Server) release(c *conn) {
-	if c.overLimit {
-		s.rejecting.Add(-1)
-	} else {
-		s.open.Add(-1)
+// hostOf returns the IP of a host:port address.
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
 	}
+	return host
 }
 
+// forget removes c from the server and returns its slots in the limits.
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if c.busy != "" {
+		s.rejecting.Add(-1)
+	} else {
+		s.open.Add(-1)
+		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+			delete(s.perIP, c.ip)
+		}
+	}
 	s.mu.Unlock()
-	s.release(c)
 }
 
 // Shutdown stops accepting, stops every broadcaster, lets watchers receive
@@ -228,7 +251,7 @@ func (s *Server) beginClose() {
 	// through the hub.
 	for c := range s.conns {
 		if c.state.Load() == stateHandshake {
-			c.nc.SetDeadline(time.Unix(1, 0))
+			c.raw.SetDeadline(time.Unix(1, 0))
 		}
 	}
 	s.mu.Unlock()
@@ -238,7 +261,7 @@ func (s *Server) beginClose() {
 func (s *Server) closeConns() {
 	s.mu.Lock()
 	for c := range s.conns {
-		c.nc.Close()
+		c.raw.Close()
 	}
 	s.mu.Unlock()
 }

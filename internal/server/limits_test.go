@@ -1,0 +1,238 @@
+package server
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fstream/fstream/internal/auth"
+)
+
+// selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "fstream test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+func dialTLS(t *testing.T, addr string, pool *x509.CertPool) *tls.Conn {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatalf("TLS dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestTLSAndPlainSharePort: a TLS broadcaster, a TLS watcher and a plain
+// legacy watcher on one port, all byte-exact.
+func TestTLSAndPlainSharePort(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ts := startServer(t, func(c *Config) {
+		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		c.BroadcasterGrace = 0
+	})
+	b := dialTLS(t, ts.addr, pool)
+	b.Write(rawFrame("broadcast,ack=1,user=fier,user-password=123"))
+	if st, err := readStatusFrame(b); st != "ok" {
+		t.Fatalf("TLS broadcaster: %q %v", st, err)
+	}
+	tw := dialTLS(t, ts.addr, pool)
+	tw.Write(rawFrame("watch,ack=1,user=fier"))
+	if st, err := readStatusFrame(tw); st != "ok" {
+		t.Fatalf("TLS watcher: %q %v", st, err)
+	}
+	plain := dial(t, ts.addr)
+	plain.Write(rawFrame("watch,user=fier"))
+	waitFor(t, "two watchers", func() bool { return watcherCount(ts, "fier", "default") == 2 })
+
+	data := payload(31, 4<<20)
+	d1, d2 := startDrain(tw), startDrain(plain)
+	writeInPieces(b, data, 31)
+	b.CloseWrite()
+	want := sha256.Sum256(data)
+	if d1.wait(); d1.sum != want {
+		t.Errorf("TLS watcher got %d bytes, hash mismatch", d1.n)
+	}
+	if d2.wait(); d2.sum != want {
+		t.Errorf("plain watcher got %d bytes, hash mismatch", d2.n)
+	}
+}
+
+func TestTLSRequired(t *testing.T) {
+	cert, pool := selfSigned(t)
+	ts := startServer(t, func(c *Config) {
+		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		c.TLSRequired = true
+	})
+	_, st := handshake(t, ts.addr, "watch,user=fier")
+	if !strings.HasPrefix(st, "error,reason=forbidden,message=this server requires TLS") {
+		t.Fatalf("plain client: %q", st)
+	}
+	c := dialTLS(t, ts.addr, pool)
+	c.Write(rawFrame("watch,ack=1,user=fier"))
+	if st, _ := readStatusFrame(c); !strings.HasPrefix(st, "error,reason=not-found,") {
+		t.Fatalf("TLS client: %q, want not-found (TLS accepted)", st)
+	}
+}
+
+// TestTLSClientPlainServer: a TLS client gets a plain error frame, which
+// its TLS stack reports as not being TLS.
+func TestTLSClientPlainServer(t *testing.T) {
+	ts := startServer(t, nil)
+	_, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ts.addr, &tls.Config{InsecureSkipVerify: true})
+	if err == nil || !strings.Contains(err.Error(), "does not look like a TLS handshake") {
+		t.Fatalf("TLS dial to a plain server: %v", err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	t.Run("per IP", func(t *testing.T) {
+		ts := startServer(t, func(c *Config) { c.MaxConnsPerIP = 2 })
+		mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+		mustHandshake(t, ts.addr, "watch,user=fier")
+		_, st := handshake(t, ts.addr, "watch,user=fier")
+		if !strings.HasPrefix(st, "error,reason=busy,message=too many connections from 127.0.0.1") {
+			t.Fatalf("third connection: %q", st)
+		}
+	})
+	t.Run("channels", func(t *testing.T) {
+		ts := startServer(t, func(c *Config) { c.MaxChannels = 1 })
+		mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=a")
+		_, st := handshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=b")
+		if !strings.HasPrefix(st, "error,reason=busy,") {
+			t.Fatalf("second channel: %q", st)
+		}
+		// Taking over an existing channel is not a new channel.
+		mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=a")
+	})
+	t.Run("watchers per channel", func(t *testing.T) {
+		ts := startServer(t, func(c *Config) { c.MaxWatchersPerChannel = 1 })
+		mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+		mustHandshake(t, ts.addr, "watch,user=fier")
+		_, st := handshake(t, ts.addr, "watch,user=fier")
+		if !strings.HasPrefix(st, "error,reason=busy,") {
+			t.Fatalf("second watcher: %q", st)
+		}
+	})
+	t.Run("failed logins", func(t *testing.T) {
+		ts := startServer(t, func(c *Config) { c.AuthFailuresPerMinute = 3 })
+		for i := range 3 {
+			if _, st := handshake(t, ts.addr, "broadcast,user=fier,user-password=guess"); !strings.HasPrefix(st, "error,reason=unauthorized,") {
+				t.Fatalf("guess %d: %q", i, st)
+			}
+		}
+		// Now even the right password waits: guessing must not go on.
+		if _, st := handshake(t, ts.addr, "broadcast,user=fier,user-password=123"); !strings.HasPrefix(st, "error,reason=busy,message=too many failed logins") {
+			t.Fatalf("after 3 failures: %q", st)
+		}
+		// Watchers do not log in and are not throttled.
+		if _, st := handshake(t, ts.addr, "watch,user=fier"); !strings.HasPrefix(st, "error,reason=not-found,") {
+			t.Fatalf("watcher: %q", st)
+		}
+	})
+}
+
+// fakeTokens is a minimal TokenStore for the server's side of tokens.
+type fakeTokens struct {
+	mu     sync.Mutex
+	issued map[string]string
+}
+
+func (f *fakeTokens) Issue(user string) (string, time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tok := fmt.Sprintf("tok-%s-%d", user, len(f.issued))
+	f.issued[user] = tok
+	return tok, time.Now().Add(2 * time.Minute), nil
+}
+
+func (f *fakeTokens) Redeem(user, token string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.issued[user] != token || token == "" {
+		return auth.ErrDenied
+	}
+	delete(f.issued, user)
+	return nil
+}
+
+func TestTokens(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Tokens = &fakeTokens{issued: map[string]string{}} })
+	if _, st := handshake(t, ts.addr, "token,user=fier,user-password=nope"); !strings.HasPrefix(st, "error,reason=unauthorized,") {
+		t.Fatalf("token with a wrong password: %q", st)
+	}
+	// A token request is always answered, even without ack=1.
+	c := dial(t, ts.addr)
+	c.Write(rawFrame("token,user=fier,user-password=123"))
+	st, err := readStatusFrame(c)
+	if err != nil || !strings.HasPrefix(st, "ok,expires-in=") || !strings.Contains(st, ",token=tok-fier-0") {
+		t.Fatalf("token: %q %v", st, err)
+	}
+	mustHandshake(t, ts.addr, "broadcast,user=fier,token=tok-fier-0")
+	if _, st := handshake(t, ts.addr, "broadcast,user=fier,token=tok-fier-0"); !strings.HasPrefix(st, "error,reason=unauthorized,") {
+		t.Fatalf("token used twice: %q", st)
+	}
+}
+
+func TestKickAndCounters(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = time.Hour })
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+	w1 := mustHandshake(t, ts.addr, "watch,user=fier")
+	w2 := mustHandshake(t, ts.addr, "watch,user=fier")
+	b.Write([]byte("12345"))
+	for _, w := range []net.Conn{w1, w2} {
+		w.SetReadDeadline(time.Now().Add(10 * time.Second))
+		io.ReadFull(w, make([]byte, 5))
+	}
+	ch := channelOf(ts, "fier", "default")
+	info := ch.Info()
+	if info.Broadcaster == nil || len(info.Watchers) != 2 || info.Stats.BytesIn != 5 {
+		t.Fatalf("info: %+v", info)
+	}
+	waitFor(t, "bytes out counted", func() bool { return ch.Stats().BytesOut == 10 })
+	if !ch.Kick(info.Watchers[0].ID) {
+		t.Fatal("kick by id removed nothing")
+	}
+	waitFor(t, "one watcher left", func() bool { return len(ch.Info().Watchers) == 1 })
+	ch.Kick(0)
+	expectClosed(t, b)
+	expectClosed(t, w1)
+	expectClosed(t, w2)
+	cs := ts.srv.Counters()
+	if cs.Handshakes[HandshakeOK] != 3 || cs.Hub.BytesIn != 5 || cs.Hub.BytesOut != 10 || cs.Hub.Evictions[ReasonKicked] != 3 {
+		t.Fatalf("counters: %+v", cs)
+	}
+}
