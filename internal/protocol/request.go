@@ -34,6 +34,11 @@ const (
 	// KeyToken replaces user-password in a broadcast: a one-time token
 	// from a "token" request.
 	KeyToken = "token"
+	// KeyJoin is a watcher's join policy: gop, keyframe or live.
+	KeyJoin = "join"
+	// KeyBufsize makes a generic stream's new watchers start at multiples
+	// of this many bytes (the later original's chunk-aligned joins).
+	KeyBufsize = "bufsize"
 	// KeyExpiresIn is the token's lifetime in seconds, in the ok status
 	// that answers a token request.
 	KeyExpiresIn = "expires-in"

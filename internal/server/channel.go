@@ -2,6 +2,8 @@ package server
 
 import (
 	"io"
+
+	"github.com/fstream/fstream/internal/media"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -59,6 +61,18 @@ type Channel struct {
 	flushing   bool
 	graceTimer *time.Timer
 	marks      []lagMark // arrival times of stream positions, oldest first
+
+	// Join points, copied from the writer's media tracker at each commit.
+	streamStart   int64 // where the current broadcaster's stream began
+	format        media.Format
+	formatChanged bool
+	mediaInfo     MediaInfo
+	join          media.JoinPoint // Pos is absolute
+	joinOK        bool
+	joinSeq       uint64 // counts join points across broadcasters
+	keepJoin      bool   // false once the ring had to drop the GOP
+	trackRetain   int64  // oldest position a future join point may use
+	bufsize       int64  // chunk size for aligned generic joins; 0 = none
 }
 
 // lagMark records that the byte at pos arrived at (or after) at.
@@ -86,8 +100,9 @@ type Stats struct {
 	BytesIn, BytesOut int64
 	Watchers          int
 	Live              bool // has a broadcaster
-	Buffered          int  // bytes retained for the slowest watcher
+	Buffered          int  // bytes retained for the slowest watcher and for joins
 	Capacity          int  // current ring size
+	Media             MediaInfo
 }
 
 // Stats returns the channel's counters.
@@ -101,6 +116,7 @@ func (c *Channel) Stats() Stats {
 		Live:     c.publisher != nil,
 		Buffered: int(c.head - c.tail),
 		Capacity: len(c.buf),
+		Media:    c.mediaInfo,
 	}
 }
 
@@ -128,6 +144,8 @@ func (c *Channel) attachPublisher(opts PublishOptions) (p, old *Publisher, ok bo
 	c.publisher, c.writer = p, p
 	c.password = opts.Password
 	c.delay = opts.Delay
+	c.bufsize = opts.Bufsize
+	c.joinOK = false // the new stream needs its own keyframe
 	return p, old, true
 }
 
@@ -148,11 +166,11 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 		ch:           c,
 		opts:         opts,
 		idx:          len(c.subs),
-		cursor:       c.head,
 		lastProgress: c.since(),
 		joined:       time.Now(),
 		quit:         make(chan struct{}),
 	}
+	c.placeLocked(s, opts.Join)
 	c.subs = append(c.subs, s)
 	return s, nil
 }
@@ -236,11 +254,14 @@ func (c *Channel) signalSpaceLocked() {
 // advanceTailLocked frees the bytes every watcher has written. It walks all
 // watchers, so it runs only when the broadcaster needs space.
 func (c *Channel) advanceTailLocked() {
-	t := c.head
+	t := c.retainLocked()
 	for _, s := range c.subs {
+		if s.waiting && c.format != media.FormatUnknown {
+			continue // it will start at a join point, which is retained
+		}
 		t = min(t, s.cursor)
 	}
-	c.tail = t
+	c.tail = max(c.tail, t)
 	// Marks before the tail are only needed for the mark covering it.
 	i := 0
 	for i+1 < len(c.marks) && c.marks[i+1].pos <= t {
@@ -313,6 +334,11 @@ type Publisher struct {
 	once    sync.Once
 	started time.Time
 
+	// Owned by the goroutine in ReadFrom.
+	tracker *media.Tracker
+	base    int64  // ring position of the tracker's first byte
+	joinSeq uint64 // the tracker's last join point seen
+
 	stopped CloseReason // under ch.mu
 }
 
@@ -342,15 +368,21 @@ func (p *Publisher) ReadFrom(r io.Reader) (int64, error) {
 		}
 		p.prev = nil
 	}
+	c := p.ch
+	c.mu.Lock()
+	c.startTrackingLocked(p)
+	c.mu.Unlock()
 	var total int64
 	for {
-		region, err := p.ch.reserve(p)
+		region, err := c.reserve(p)
 		if err != nil {
 			return total, err
 		}
 		n, rerr := r.Read(region)
 		if n > 0 {
-			if err := p.ch.commit(p, n); err != nil {
+			// Outside the lock: these bytes are not visible to anyone yet.
+			p.tracker.Write(region[:n], time.Now())
+			if err := c.commit(p, n); err != nil {
 				return total, err
 			}
 			total += int64(n)
@@ -426,6 +458,12 @@ func (c *Channel) reserve(p *Publisher) ([]byte, error) {
 			c.growLocked()
 			continue
 		}
+		if c.keepJoin && c.format.IsMedia() {
+			// The GOP kept for joining watchers must never hold the
+			// broadcaster back: drop it until the next keyframe.
+			c.keepJoin = false
+			continue
+		}
 		now := c.since()
 		if blockedSince < 0 {
 			blockedSince = now
@@ -465,7 +503,7 @@ func (c *Channel) evictStalledLocked(blockedSince, now time.Duration) []*Subscri
 	holdBack := int64(len(c.buf) - c.minFree())
 	for i := 0; i < len(c.subs); {
 		s := c.subs[i]
-		if c.head-s.cursor > holdBack && now-max(s.lastProgress, blockedSince) >= c.cfg.StallTimeout {
+		if !s.waiting && c.head-s.cursor > holdBack && now-max(s.lastProgress, blockedSince) >= c.cfg.StallTimeout {
 			s.evictLocked(ReasonStalled) // swaps the last watcher into i
 			out = append(out, s)
 			continue
@@ -479,12 +517,22 @@ func (c *Channel) evictStalledLocked(blockedSince, now time.Duration) []*Subscri
 // commit publishes n bytes the broadcaster read into the reserved region.
 func (c *Channel) commit(p *Publisher, n int) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if p.stopped != "" {
+		c.mu.Unlock()
 		return &EvictedError{Reason: p.stopped}
 	}
+	defer func() {
+		detected := c.formatChanged
+		c.formatChanged = false
+		info := c.mediaInfo
+		c.mu.Unlock()
+		if detected && c.hub.cfg.OnEvent != nil {
+			c.hub.cfg.OnEvent(c.key, "stream format detected", "format", info.Format, "codec", info.Codec)
+		}
+	}()
 	c.markLocked(c.head, c.since())
 	c.head += int64(n)
+	c.trackLocked(p)
 	c.bytesIn.Add(int64(n))
 	c.hub.bytesIn.Add(int64(n))
 	switch {
@@ -514,24 +562,55 @@ type Subscription struct {
 	cursor       int64
 	lastProgress time.Duration
 	sent         int64
+	skipped      int64
 	err          error
+	prefix       []byte // join bytes still to send before cursor
+	waiting      bool   // for a keyframe; cursor is not yet where it starts
+	waitSeq      uint64 // the join point it must not take
 }
 
 // Channel returns the subscription's channel.
 func (s *Subscription) Channel() *Channel { return s.ch }
 
 // Next waits for bytes the watcher has not written yet and returns them as
-// up to two slices of the ring (appended to dst[:0]), at most max bytes in
-// all. The slices stay valid and unchanged until Done. deadline is when the
-// oldest returned byte becomes older than MaxLag (zero if unchecked): the
-// caller should not keep writing past it.
+// up to three slices (appended to dst[:0]): bytes a join needs first (the
+// PAT/PMT or parameter sets), then up to two slices of the ring, at most max
+// ring bytes in all. The slices stay valid and unchanged until Done.
+// deadline is when the oldest returned byte becomes older than MaxLag (zero
+// if unchecked): the caller should not keep writing past it.
 //
 // Next returns ErrChannelEnded once the channel ended and every byte was
 // returned, and an *EvictedError if the hub evicted the watcher.
 func (s *Subscription) Next(dst [][]byte, max int) (bufs [][]byte, deadline time.Time, err error) {
 	c := s.ch
 	c.mu.Lock()
-	for s.err == nil && s.cursor >= c.visible && !c.ended {
+	for {
+		if s.err != nil {
+			err := s.err
+			c.mu.Unlock()
+			return nil, time.Time{}, err
+		}
+		if s.waiting {
+			c.resolveWaitLocked(s)
+		}
+		if !s.waiting && (len(s.prefix) > 0 || s.cursor < c.visible) {
+			if c.cfg.MaxLag <= 0 || len(s.prefix) > 0 || s.cursor >= c.visible {
+				break
+			}
+			due := c.arrivalLocked(s.cursor) + c.cfg.MaxLag
+			if c.since() <= due {
+				deadline = c.epoch.Add(due)
+				break
+			}
+			if !c.skipLocked(s) {
+				s.evictLocked(ReasonLagging)
+			}
+			continue
+		}
+		if c.ended {
+			s.removeLocked(ErrChannelEnded)
+			continue
+		}
 		c.sleepers = true
 		wake := c.wake
 		c.mu.Unlock()
@@ -541,42 +620,29 @@ func (s *Subscription) Next(dst [][]byte, max int) (bufs [][]byte, deadline time
 		}
 		c.mu.Lock()
 	}
-	if s.err != nil {
-		err := s.err
-		c.mu.Unlock()
-		return nil, time.Time{}, err
-	}
-	if s.cursor >= c.visible { // ended and drained
-		s.removeLocked(ErrChannelEnded)
-		c.mu.Unlock()
-		return nil, time.Time{}, ErrChannelEnded
-	}
-	if c.cfg.MaxLag > 0 {
-		due := c.arrivalLocked(s.cursor) + c.cfg.MaxLag
-		if c.since() > due {
-			s.evictLocked(ReasonLagging)
-			err := s.err
-			c.mu.Unlock()
-			return nil, time.Time{}, err
-		}
-		deadline = c.epoch.Add(due)
-	}
 	start := s.cursor
-	n := min(c.visible-start, int64(max))
+	end := c.alignEndLocked(start, min(c.visible, start+int64(max)))
+	prefix := s.prefix
 	buf := c.buf
 	c.mu.Unlock()
 
-	size := int64(len(buf))
-	i := start % size
-	first := min(n, size-i)
-	bufs = append(dst[:0], buf[i:i+first])
-	if first < n {
-		bufs = append(bufs, buf[:n-first])
+	bufs = dst[:0]
+	if len(prefix) > 0 {
+		bufs = append(bufs, prefix)
+	}
+	if n := end - start; n > 0 {
+		size := int64(len(buf))
+		i := start % size
+		first := min(n, size-i)
+		bufs = append(bufs, buf[i:i+first])
+		if first < n {
+			bufs = append(bufs, buf[:n-first])
+		}
 	}
 	return bufs, deadline, nil
 }
 
-// Done records that the watcher wrote n more bytes.
+// Done records that the watcher wrote n more bytes of what Next returned.
 func (s *Subscription) Done(n int) {
 	if n <= 0 {
 		return
@@ -586,7 +652,11 @@ func (s *Subscription) Done(n int) {
 	c.hub.bytesOut.Add(int64(n))
 	c.mu.Lock()
 	s.sent += int64(n)
-	if s.cursor == c.tail {
+	if k := min(n, len(s.prefix)); k > 0 {
+		s.prefix = s.prefix[k:]
+		n -= k
+	}
+	if s.cursor == c.tail && n > 0 {
 		c.signalSpaceLocked()
 	}
 	s.cursor += int64(n)
@@ -652,11 +722,13 @@ func notifyEvicted(subs []*Subscription, reason CloseReason) {
 
 // WatcherInfo describes one watcher of a channel.
 type WatcherInfo struct {
-	ID     uint64
-	Remote string
-	Joined time.Time
-	Sent   int64 // bytes written to it
-	Queued int64 // bytes available to it but not yet written
+	ID      uint64
+	Remote  string
+	Joined  time.Time
+	Sent    int64 // bytes written to it
+	Queued  int64 // bytes available to it but not yet written
+	Skipped int64 // bytes skipped to keep it live (slow policy "skip")
+	Waiting bool  // waiting for a keyframe to start
 }
 
 // BroadcasterInfo describes a channel's broadcaster.
@@ -691,7 +763,7 @@ func (c *Channel) Info() Info {
 	st := c.Stats()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	in := Info{Key: c.key, Stats: st, Protected: c.password != "", Created: c.epoch}
+	in := Info{Key: c.key, Stats: st, Protected: c.password != "", Created: c.epoch, Media: c.mediaInfo}
 	if p := c.publisher; p != nil {
 		in.Broadcaster = &BroadcasterInfo{ID: p.opts.ID, Remote: p.opts.Remote, Started: p.started}
 	}
@@ -699,7 +771,7 @@ func (c *Channel) Info() Info {
 	for _, s := range c.subs {
 		in.Watchers = append(in.Watchers, WatcherInfo{
 			ID: s.opts.ID, Remote: s.opts.Remote, Joined: s.joined, Sent: s.sent,
-			Queued: max(0, c.visible-s.cursor),
+			Queued: max(0, c.visible-s.cursor), Skipped: s.skipped, Waiting: s.waiting,
 		})
 	}
 	return in

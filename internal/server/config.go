@@ -62,6 +62,19 @@ type Config struct {
 	// watcher. It is shared by all watchers of the channel. When it is
 	// full the broadcaster is held back.
 	ChannelBuffer int
+
+	// GOPCache bounds the bytes of the latest group of pictures kept so
+	// that a joining watcher gets a picture at once. It lives in the
+	// channel's ring, shared by all watchers, and is dropped before it
+	// could hold the broadcaster back. At most half the channel buffer is
+	// used.
+	GOPCache int
+	// DefaultJoin is where a watcher that asks for no policy starts in a
+	// media stream (generic streams always join live).
+	DefaultJoin JoinPolicy
+	// SlowPolicy is what happens to a media watcher whose oldest byte is
+	// older than MaxLag: skip to the newest keyframe, or disconnect.
+	SlowPolicy SlowPolicy
 }
 
 // Defaults.
@@ -76,6 +89,7 @@ const (
 	DefaultStallTimeout     = time.Second
 	DefaultMaxLag           = 10 * time.Second
 	DefaultChannelBuffer    = 16 << 20
+	DefaultGOPCache         = 8 << 20
 	// minChannelBuffer keeps the ring large enough for efficient reads.
 	minChannelBuffer = 64 << 10
 )
@@ -94,6 +108,9 @@ func DefaultConfig() Config {
 		StallTimeout:          DefaultStallTimeout,
 		MaxLag:                DefaultMaxLag,
 		ChannelBuffer:         DefaultChannelBuffer,
+		GOPCache:              DefaultGOPCache,
+		DefaultJoin:           JoinGOP,
+		SlowPolicy:            SlowSkip,
 	}
 }
 
@@ -122,6 +139,15 @@ func (c *Config) Validate() error {
 		if lim.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d must not be negative (0 means no limit)", lim.name, lim.v))
 		}
+	}
+	if c.GOPCache < 0 {
+		errs = append(errs, fmt.Errorf("GOP cache %d must not be negative", c.GOPCache))
+	}
+	if p, err := ParseJoinPolicy(string(c.DefaultJoin)); err != nil || p == "" {
+		errs = append(errs, fmt.Errorf("default join policy %q: want gop, keyframe or live", c.DefaultJoin))
+	}
+	if _, err := ParseSlowPolicy(string(c.SlowPolicy)); err != nil {
+		errs = append(errs, err)
 	}
 	if c.TLSRequired && c.TLS == nil {
 		errs = append(errs, errors.New("TLS is required but no certificate is configured"))

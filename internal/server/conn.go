@@ -314,8 +314,18 @@ func (c *conn) broadcast(req protocol.Request) {
 		c.reject(req, req.Ack, err)
 		return
 	}
+	var bufsize int64
+	if v, ok := req.Params[protocol.KeyBufsize]; ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if limit := int64(min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)); err != nil || n < 1 || n > limit {
+			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize=%q: want a whole number of bytes from 1 to %d", v, min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)), err))
+			return
+		}
+		bufsize = n
+	}
 	key := Key{User: req.User, Channel: req.Channel}
 	pub, err := s.hub.Publish(key, PublishOptions{
+		Bufsize:  bufsize,
 		Password: req.ChannelPassword,
 		Delay:    req.Delay,
 		ID:       c.id,
@@ -381,6 +391,8 @@ func (c *conn) watch(req protocol.Request) {
 		c.reject(req, req.Ack, refuse(protocol.ReasonNotFound, fmt.Sprintf("channel %q of user %q is not live", req.Channel, req.User), err))
 	case errors.Is(err, ErrWrongPassword):
 		c.reject(req, req.Ack, refuse(protocol.ReasonForbidden, "wrong channel password", err))
+	case errors.Is(err, ErrBadJoin):
+		c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, err.Error(), err))
 	case errors.Is(err, ErrChannelFull):
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("channel has its maximum of %d watchers", s.cfg.MaxWatchersPerChannel), err))
 	case errors.Is(err, ErrHubClosed):

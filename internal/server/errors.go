@@ -20,6 +20,8 @@ var (
 	ErrTooManyChannels = errors.New("server: too many live channels")
 	// ErrChannelFull means the channel has MaxWatchers watchers.
 	ErrChannelFull = errors.New("server: channel has too many watchers")
+	// ErrBadJoin means a watcher asked for an unknown join policy.
+	ErrBadJoin = errors.New("server: bad join policy")
 	// ErrHubClosed means the hub was closed (the server is shutting down).
 	ErrHubClosed = errors.New("server: hub closed")
 )

@@ -27,7 +27,14 @@ type HubConfig struct {
 	// OnEvent, if set, is called (without locks held) for channel events
 	// that have no connection to report them: a channel ending after its
 	// grace period.
-	OnEvent func(Key, string)
+	OnEvent func(k Key, msg string, attrs ...any)
+	// GOPCache bounds the bytes kept for watchers joining at the latest
+	// keyframe (and for bufsize-aligned joins).
+	GOPCache int
+	// DefaultJoin is the join policy for watchers that ask for none.
+	DefaultJoin JoinPolicy
+	// SlowPolicy is what happens to a media watcher past MaxLag.
+	SlowPolicy SlowPolicy
 }
 
 // Hub is the set of live channels. It knows nothing of sockets: broadcasters
@@ -38,8 +45,9 @@ type HubConfig struct {
 type Hub struct {
 	cfg HubConfig
 
-	bytesIn, bytesOut atomic.Int64
-	evictions         map[CloseReason]*atomic.Int64 // fixed keys; read-only map
+	bytesIn, bytesOut   atomic.Int64
+	skips, skippedBytes atomic.Int64
+	evictions           map[CloseReason]*atomic.Int64 // fixed keys; read-only map
 
 	mu       sync.Mutex
 	channels map[Key]*Channel
@@ -59,6 +67,9 @@ func NewHub(cfg HubConfig) *Hub {
 type PublishOptions struct {
 	// Password is the channel password watchers must give; empty means none.
 	Password string
+	// Bufsize, for generic streams, makes new watchers start at a multiple
+	// of this many bytes from the stream's start (the original's bufsize).
+	Bufsize int64
 	// Delay lets the hub batch bytes that long before waking watchers.
 	Delay time.Duration
 	// ID and Remote identify the broadcaster's connection in status output.
@@ -105,6 +116,8 @@ func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 type SubscribeOptions struct {
 	// Password is the channel password the watcher gave.
 	Password string
+	// Join is where the watcher starts; "" means the hub's default.
+	Join JoinPolicy
 	// ID and Remote identify the watcher's connection in status output.
 	ID     uint64
 	Remote string
@@ -187,11 +200,17 @@ type HubCounters struct {
 	BytesIn, BytesOut int64
 	// Evictions counts watchers and broadcasters the hub ended, by reason.
 	Evictions map[CloseReason]int64
+	// Skips and SkippedBytes count moves of lagging watchers to a keyframe.
+	Skips, SkippedBytes int64
 }
 
 // Counters returns the hub's totals.
 func (h *Hub) Counters() HubCounters {
-	out := HubCounters{BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(), Evictions: make(map[CloseReason]int64, len(h.evictions))}
+	out := HubCounters{
+		BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(),
+		Skips: h.skips.Load(), SkippedBytes: h.skippedBytes.Load(),
+		Evictions: make(map[CloseReason]int64, len(h.evictions)),
+	}
 	for r, n := range h.evictions {
 		out.Evictions[r] = n.Load()
 	}

@@ -80,9 +80,12 @@ func New(cfg Config) (*Server, error) {
 		MaxLag:       cfg.MaxLag,
 		MaxChannels:  cfg.MaxChannels,
 		MaxWatchers:  cfg.MaxWatchersPerChannel,
-		OnEvent: func(k Key, msg string) {
-			log.Info(msg, "user", k.User, "channel", k.Channel)
+		OnEvent: func(k Key, msg string, attrs ...any) {
+			log.Info(msg, append([]any{"user", k.User, "channel", k.Channel}, attrs...)...)
 		},
+		GOPCache:    min(cfg.GOPCache, cfg.ChannelBuffer/2),
+		DefaultJoin: cfg.DefaultJoin,
+		SlowPolicy:  cfg.SlowPolicy,
 	})
 	return s, nil
 }

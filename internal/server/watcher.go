@@ -3,9 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"time"
+
+	"github.com/fstream/fstream/internal/protocol"
 )
 
 // Sink is where a watcher's bytes go: a TCP connection or an HTTP response.
@@ -30,7 +33,7 @@ type WatchRequest struct {
 // ServeWatcher relays the channel to sink until the channel ends, the
 // watcher is evicted, a write fails, or ctx is done. It returns ErrNotLive,
 // ErrWrongPassword or ErrHubClosed before writing anything when the watcher
-// cannot join; otherwise it calls joined (which may write a header) and then
+// cannot join (ErrBadJoin for an unknown join policy); otherwise it calls joined (which may write a header) and then
 // streams. TCP and HTTP watchers share this path.
 func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	if req.ConnID == 0 {
@@ -40,8 +43,13 @@ func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 }
 
 func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
+	join, err := ParseJoinPolicy(req.Params[protocol.KeyJoin])
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadJoin, err)
+	}
 	key := Key{User: req.User, Channel: req.Channel}
 	sub, err := s.hub.Subscribe(key, SubscribeOptions{
+		Join:     join,
 		Password: req.Password,
 		ID:       req.ConnID,
 		Remote:   req.Remote,
