@@ -69,10 +69,11 @@ type Channel struct {
 	mediaInfo     MediaInfo
 	join          media.JoinPoint // Pos is absolute
 	joinOK        bool
-	joinSeq       uint64 // counts join points across broadcasters
-	keepJoin      bool   // false once the ring had to drop the GOP
-	trackRetain   int64  // oldest position a future join point may use
-	bufsize       int64  // chunk size for aligned generic joins; 0 = none
+	joinSeq       uint64  // counts join points across broadcasters
+	joinHist      []int64 // recent join point positions, oldest first
+	keepJoin      bool    // false once the ring had to drop the GOP
+	trackRetain   int64   // oldest position a future join point may use
+	bufsize       int64   // chunk size for aligned generic joins; 0 = none
 }
 
 // lagMark records that the byte at pos arrived at (or after) at.
@@ -564,9 +565,11 @@ type Subscription struct {
 	sent         int64
 	skipped      int64
 	err          error
-	prefix       []byte // join bytes still to send before cursor
-	waiting      bool   // for a keyframe; cursor is not yet where it starts
-	waitSeq      uint64 // the join point it must not take
+	prefix       []byte        // join bytes still to send before cursor
+	waiting      bool          // for a keyframe; cursor is not yet where it starts
+	waitSeq      uint64        // the join point it must not take
+	lagFrom      time.Duration // lag is measured from here at least (the last skip)
+	jumpAt       int64         // a planned skip to the newest keyframe happens here; 0 = none
 }
 
 // Channel returns the subscription's channel.
@@ -574,14 +577,14 @@ func (s *Subscription) Channel() *Channel { return s.ch }
 
 // Next waits for bytes the watcher has not written yet and returns them as
 // up to three slices (appended to dst[:0]): bytes a join needs first (the
-// PAT/PMT or parameter sets), then up to two slices of the ring, at most max
+// PAT/PMT or parameter sets), then up to two slices of the ring, at most limit
 // ring bytes in all. The slices stay valid and unchanged until Done.
 // deadline is when the oldest returned byte becomes older than MaxLag (zero
 // if unchecked): the caller should not keep writing past it.
 //
 // Next returns ErrChannelEnded once the channel ended and every byte was
 // returned, and an *EvictedError if the hub evicted the watcher.
-func (s *Subscription) Next(dst [][]byte, max int) (bufs [][]byte, deadline time.Time, err error) {
+func (s *Subscription) Next(dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
 	c := s.ch
 	c.mu.Lock()
 	for {
@@ -593,11 +596,14 @@ func (s *Subscription) Next(dst [][]byte, max int) (bufs [][]byte, deadline time
 		if s.waiting {
 			c.resolveWaitLocked(s)
 		}
+		if s.jumpAt > 0 && s.cursor >= s.jumpAt && len(s.prefix) == 0 {
+			c.jumpLocked(s)
+		}
 		if !s.waiting && (len(s.prefix) > 0 || s.cursor < c.visible) {
 			if c.cfg.MaxLag <= 0 || len(s.prefix) > 0 || s.cursor >= c.visible {
 				break
 			}
-			due := c.arrivalLocked(s.cursor) + c.cfg.MaxLag
+			due := max(c.arrivalLocked(s.cursor), s.lagFrom) + c.cfg.MaxLag
 			if c.since() <= due {
 				deadline = c.epoch.Add(due)
 				break
@@ -621,7 +627,10 @@ func (s *Subscription) Next(dst [][]byte, max int) (bufs [][]byte, deadline time
 		c.mu.Lock()
 	}
 	start := s.cursor
-	end := c.alignEndLocked(start, min(c.visible, start+int64(max)))
+	end := min(c.visible, start+int64(limit))
+	if s.jumpAt > 0 {
+		end = min(end, s.jumpAt) // a planned skip cuts here
+	}
 	prefix := s.prefix
 	buf := c.buf
 	c.mu.Unlock()

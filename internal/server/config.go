@@ -63,6 +63,12 @@ type Config struct {
 	// full the broadcaster is held back.
 	ChannelBuffer int
 
+	// WatcherSendBuffer, if positive, sets each watcher socket's kernel send
+	// buffer (SO_SNDBUF). Smaller buffers bound the server's kernel memory
+	// with many watchers and make MaxLag see lag sooner; zero keeps the
+	// kernel's autotuning.
+	WatcherSendBuffer int
+
 	// GOPCache bounds the bytes of the latest group of pictures kept so
 	// that a joining watcher gets a picture at once. It lives in the
 	// channel's ring, shared by all watchers, and is dropped before it
@@ -139,6 +145,9 @@ func (c *Config) Validate() error {
 		if lim.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d must not be negative (0 means no limit)", lim.name, lim.v))
 		}
+	}
+	if c.WatcherSendBuffer < 0 {
+		errs = append(errs, fmt.Errorf("watcher send buffer %d must not be negative", c.WatcherSendBuffer))
 	}
 	if c.GOPCache < 0 {
 		errs = append(errs, fmt.Errorf("GOP cache %d must not be negative", c.GOPCache))

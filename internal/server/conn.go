@@ -371,6 +371,11 @@ func (c *conn) broadcast(req protocol.Request) {
 
 func (c *conn) watch(req protocol.Request) {
 	s := c.srv
+	if n := s.cfg.WatcherSendBuffer; n > 0 {
+		if tc, ok := c.raw.(*net.TCPConn); ok {
+			tc.SetWriteBuffer(n)
+		}
+	}
 	err := s.serveWatcher(context.Background(), WatchRequest{
 		User:     req.User,
 		Channel:  req.Channel,

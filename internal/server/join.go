@@ -53,10 +53,6 @@ func ParseSlowPolicy(s string) (SlowPolicy, error) {
 	return "", fmt.Errorf("slow-watcher policy %q: want skip or disconnect", s)
 }
 
-// tsPacketSize aligns watcher batches in MPEG-TS channels, so that a skip
-// always cuts between two whole packets.
-const tsPacketSize = 188
-
 // startTrackingLocked gives the channel a fresh tracker for a new
 // broadcaster's stream, which starts at the current head. Expects c.mu.
 func (c *Channel) startTrackingLocked(p *Publisher) {
@@ -65,6 +61,7 @@ func (c *Channel) startTrackingLocked(p *Publisher) {
 	c.streamStart = c.head
 	c.format = media.FormatUnknown
 	c.joinOK = false
+	c.joinHist = c.joinHist[:0]
 	c.keepJoin = true
 	c.trackRetain = c.head
 	c.mediaInfo = MediaInfo{}
@@ -89,6 +86,7 @@ func (c *Channel) trackLocked(p *Publisher) {
 		c.join = jp
 		c.joinOK = true
 		c.joinSeq++
+		c.recordJoinLocked(jp.Pos)
 		c.keepJoin = true
 	}
 	c.trackRetain = p.base + t.RetainFrom()
@@ -172,30 +170,77 @@ func (c *Channel) resolveWaitLocked(s *Subscription) {
 	}
 }
 
-// skipLocked moves a lagging watcher to the newest keyframe if the policy
-// allows; it reports whether it did.
+// skipLocked handles a media watcher past MaxLag under the skip policy: it
+// plans a jump from the next keyframe in the watcher's own stream to the
+// newest keyframe. The watcher keeps receiving whole GOPs up to the cut, so
+// its player sees a clean cut, not corruption. When no keyframe newer than
+// that one exists yet, the watcher goes on and the lag clock restarts: the
+// jump comes once the stream has moved on. It reports false when the policy
+// or the stream does not allow skipping.
 func (c *Channel) skipLocked(s *Subscription) bool {
-	if c.cfg.SlowPolicy != SlowSkip || !c.format.IsMedia() || !c.joinUsableLocked() || c.join.Pos <= s.cursor {
+	if c.cfg.SlowPolicy != SlowSkip || !c.format.IsMedia() || s.waiting {
 		return false
 	}
-	s.skipped += c.join.Pos - s.cursor
-	c.hub.skips.Add(1)
-	c.hub.skippedBytes.Add(c.join.Pos - s.cursor)
-	s.cursor, s.prefix = c.join.Pos, c.join.Prefix
+	if s.jumpAt == 0 && c.joinUsableLocked() {
+		for _, pos := range c.joinHist {
+			if pos >= s.cursor {
+				if pos < c.join.Pos {
+					s.jumpAt = pos
+				}
+				break
+			}
+		}
+	}
 	s.lastProgress = c.since()
+	s.lagFrom = s.lastProgress
 	return true
 }
 
-// alignEndLocked trims a batch of an MPEG-TS channel to whole packets, so a
-// watcher is always between packets when it is moved to a keyframe.
-func (c *Channel) alignEndLocked(start, end int64) int64 {
-	if c.format != media.FormatMPEGTS || !c.joinOK {
-		return end
+// jumpLocked carries out a planned skip once the watcher reached the cut.
+func (c *Channel) jumpLocked(s *Subscription) {
+	s.jumpAt = 0
+	if !c.joinUsableLocked() || c.join.Pos <= s.cursor {
+		return
 	}
-	phase := c.join.Pos % tsPacketSize
-	aligned := end - ((end-phase)%tsPacketSize+tsPacketSize)%tsPacketSize
-	if aligned <= start {
-		return end // less than a packet left: send what there is
+	n := c.join.Pos - s.cursor
+	s.skipped += n
+	c.hub.skips.Add(1)
+	c.hub.skippedBytes.Add(n)
+	s.cursor, s.prefix = c.join.Pos, c.join.Prefix
+	// The keyframe itself may be older than MaxLag (a long GOP): the lag
+	// clock restarts at the skip.
+	s.lagFrom = c.since()
+}
+
+// maxJoinHist bounds the recent keyframe positions kept for planning skips.
+const maxJoinHist = 64
+
+func (c *Channel) recordJoinLocked(pos int64) {
+	if len(c.joinHist) >= maxJoinHist {
+		c.joinHist = append(c.joinHist[:0], c.joinHist[1:]...)
 	}
-	return aligned
+	c.joinHist = append(c.joinHist, pos)
+}
+
+// Skip applies the skip policy to a watcher whose write timed out while it
+// was still making progress (a link slower than the stream). It reports false
+// when the policy or the stream does not allow it; the caller then
+// disconnects the watcher.
+func (s *Subscription) Skip() bool {
+	c := s.ch
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return s.err == nil && c.skipLocked(s)
+}
+
+// Evict removes the watcher for reason, as the hub would, so that it is
+// counted the same way.
+func (s *Subscription) Evict(reason CloseReason) error {
+	c := s.ch
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.err == nil {
+		s.evictLocked(reason)
+	}
+	return s.err
 }

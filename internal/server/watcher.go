@@ -125,7 +125,12 @@ func pump(sub *Subscription, sink Sink) (int64, error) {
 				return total, herr
 			}
 			if isTimeout(err) && !deadline.IsZero() {
-				return total, &EvictedError{Reason: ReasonLagging}
+				// Slow but moving: keep the picture by skipping ahead.
+				// No progress at all for MaxLag: the watcher is gone.
+				if n > 0 && sub.Skip() {
+					continue
+				}
+				return total, sub.Evict(ReasonLagging)
 			}
 			return total, err
 		}
