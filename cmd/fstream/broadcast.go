@@ -24,17 +24,21 @@ func newBroadcastCmd(s *streams, runF func(context.Context, *broadcastOptions) e
 		Short: "Send stdin to a channel",
 		Long: `Connect to the fstream server at ADDR (host[:port], default port 61920) and
 send stdin to a channel until stdin ends. Nothing is read from stdin before the
-server accepts the user, so a refusal leaves it untouched.
+server accepts the user, so a refusal leaves it untouched. With tls://host[:port]
+or --tls the connection uses TLS.
 
 PAYLOAD is the original fstream handshake text, with or without its leading
 "broadcast,", for example "user=fier,channel=cam,delay=0.1". Flags override its
 values, and keys fstream does not know are sent as they are. The password is
 taken, in this order, from --user-password, PAYLOAD, or $FSTREAM_USER_PASSWORD.
+A one-time token from "fstream token" (--token or token= in PAYLOAD) replaces
+the password.
 
 Exit status: 0 when all of stdin reached the server, 1 on an error, 2 on a
 usage error, 3 when the server refuses, 130 on a signal.`,
 		Example: `  ffmpeg -re -i in.mp4 -c copy -f mpegts - | FSTREAM_USER_PASSWORD=secret fstream broadcast 127.0.0.1 --user fier --channel cam
-  fstream broadcast example.com user=fier,user-password=secret,channel=cam < rec.ts`,
+  fstream broadcast example.com user=fier,user-password=secret,channel=cam < rec.ts
+  fstream broadcast tls://example.com --user fier --token "$(fstream token tls://example.com --user fier)" < rec.ts`,
 		Args: streamArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := f.overrides(cmd.Flags())
@@ -61,5 +65,5 @@ func newBroadcastOptions(s *streams, args []string, o overrides, timeout time.Du
 }
 
 func runBroadcast(ctx context.Context, opts *broadcastOptions) error {
-	return client.Broadcast(ctx, opts.Client, opts.In)
+	return explainTLS(client.Broadcast(ctx, opts.Client, opts.In))
 }

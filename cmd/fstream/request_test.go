@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,6 +80,36 @@ func TestBuildRequest(t *testing.T) {
 			want:    protocol.Request{User: "fier", UserPassword: "a=b", Channel: protocol.DefaultChannel},
 			params:  map[string]string{"x-quality": "high"},
 		},
+		{
+			name:    "token flag replaces the env password",
+			cmd:     protocol.CommandBroadcast,
+			payload: "user=fier",
+			o:       overrides{Token: ptr("T0k"), EnvUserPassword: "env"},
+			want:    protocol.Request{User: "fier", Channel: protocol.DefaultChannel},
+			params:  map[string]string{"token": "T0k"},
+		},
+		{
+			name:    "token in payload",
+			cmd:     protocol.CommandBroadcast,
+			payload: "broadcast,user=fier,token=T0k,channel=cam",
+			o:       overrides{EnvUserPassword: "env"},
+			want:    protocol.Request{User: "fier", Channel: "cam"},
+			params:  map[string]string{"token": "T0k"},
+		},
+		{
+			name:    "token flag wins over payload token",
+			cmd:     protocol.CommandBroadcast,
+			payload: "user=fier,token=old",
+			o:       overrides{Token: ptr("new")},
+			want:    protocol.Request{User: "fier", Channel: protocol.DefaultChannel},
+			params:  map[string]string{"token": "new"},
+		},
+		{name: "token and flag password", cmd: protocol.CommandBroadcast, o: overrides{User: ptr("a"), UserPassword: ptr("pw"), Token: ptr("T")}, wantErr: "a token or a user password, not both"},
+		{name: "token and payload password", cmd: protocol.CommandBroadcast, payload: "user=a,user-password=pw,token=T", wantErr: "a token or a user password, not both"},
+		{name: "payload password equal to env and a token", cmd: protocol.CommandBroadcast, payload: "user=a,user-password=pw,token=T", o: overrides{EnvUserPassword: "pw"}, wantErr: "not both"},
+		{name: "empty token", cmd: protocol.CommandBroadcast, o: overrides{User: ptr("a"), Token: ptr("")}, wantErr: "empty token"},
+		{name: "comma in token", cmd: protocol.CommandBroadcast, o: overrides{User: ptr("a"), Token: ptr("a,b")}, wantErr: "--token cannot contain a comma"},
+		{name: "token payload", cmd: protocol.CommandBroadcast, payload: "token,user=a", wantErr: `starts with "token"`},
 		{name: "missing user", cmd: protocol.CommandWatch, payload: "channel=x", wantErr: "missing user"},
 		{name: "empty payload no flags", cmd: protocol.CommandWatch, wantErr: "missing user"},
 		{name: "bare command", cmd: protocol.CommandWatch, payload: "watch", wantErr: "missing user"},
@@ -115,6 +147,11 @@ func TestBuildRequest(t *testing.T) {
 			for k, v := range tt.params {
 				if got.Params[k] != v {
 					t.Errorf("Params[%q] = %q, want %q", k, got.Params[k], v)
+				}
+			}
+			if _, ok := tt.params[protocol.KeyToken]; ok {
+				if _, ok := got.Params[protocol.KeyUserPassword]; ok {
+					t.Errorf("a user password travels with the token: %v", got.Params)
 				}
 			}
 		})
@@ -237,5 +274,77 @@ func TestLegacyKeepsUnknownKeys(t *testing.T) {
 	want := map[string]string{"user": "fier", "x-new": "1"}
 	if !reflect.DeepEqual(r.watch.Client.Request.Params, want) {
 		t.Errorf("Params = %v, want %v", r.watch.Client.Request.Params, want)
+	}
+}
+
+func TestTLSFlags(t *testing.T) {
+	ca := writeCA(t)
+	tests := []struct {
+		name     string
+		args     []string
+		wantAddr string
+		wantTLS  bool
+		insecure bool
+		roots    bool // RootCAs set from --tls-ca
+	}{
+		{name: "plain", args: []string{"watch", "127.0.0.1", "--user", "u"}, wantAddr: "127.0.0.1:61920"},
+		{name: "tls scheme", args: []string{"watch", "tls://example.com", "--user", "u"}, wantAddr: "tls://example.com:61920", wantTLS: true},
+		{name: "tls flag", args: []string{"broadcast", "example.com:7", "--user", "u", "--tls"}, wantAddr: "tls://example.com:7", wantTLS: true},
+		{name: "insecure implies tls", args: []string{"watch", "127.0.0.1", "--user", "u", "--tls-insecure"}, wantAddr: "tls://127.0.0.1:61920", wantTLS: true, insecure: true},
+		{name: "ca implies tls", args: []string{"broadcast", "127.0.0.1", "--user", "u", "--tls-ca", ca}, wantAddr: "tls://127.0.0.1:61920", wantTLS: true, roots: true},
+		{name: "scheme and flag", args: []string{"watch", "tls://[::1]:9", "--user", "u", "--tls"}, wantAddr: "tls://[::1]:9", wantTLS: true},
+		{name: "legacy form", args: []string{"tls://127.0.0.1", "watch,user=u"}, wantAddr: "tls://127.0.0.1:61920", wantTLS: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := parse(t, tt.args, nil)
+			if r.code != exitOK {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			var c client.Options
+			if r.watch != nil {
+				c = r.watch.Client
+			} else {
+				c = r.broadcast.Client
+			}
+			if c.Addr != tt.wantAddr {
+				t.Errorf("Addr = %q, want %q", c.Addr, tt.wantAddr)
+			}
+			if (c.TLS != nil) != tt.wantTLS {
+				t.Fatalf("TLS = %v, want TLS: %v", c.TLS, tt.wantTLS)
+			}
+			if c.TLS == nil {
+				return
+			}
+			if c.TLS.InsecureSkipVerify != tt.insecure || (c.TLS.RootCAs != nil) != tt.roots {
+				t.Errorf("TLS: insecure %v, roots %v; want %v, %v", c.TLS.InsecureSkipVerify, c.TLS.RootCAs != nil, tt.insecure, tt.roots)
+			}
+		})
+	}
+}
+
+func TestTLSFlagErrors(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"watch", "127.0.0.1", "--user", "u", "--tls-ca", "/nonexistent/ca.pem"}, "--tls-ca: open /nonexistent/ca.pem"},
+		{[]string{"watch", "127.0.0.1", "--user", "u", "--tls-ca", notPEM}, "no PEM certificate"},
+		{[]string{"watch", "127.0.0.1", "--user", "u", "--tls-ca", notPEM, "--tls-insecure"}, "exclude each other"},
+		{[]string{"watch", "ftp://127.0.0.1", "--user", "u"}, `unknown scheme "ftp://"`},
+		{[]string{"watch", "127.0.0.1", "--user", "u", "--token", "T"}, "unknown flag: --token"},
+		{[]string{"broadcast", "127.0.0.1", "--user", "u", "--user-password", "p", "--token", "T"}, "not both"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := parse(t, tt.args, nil)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", r.code, r.stderr, exitUsage, tt.want)
+			}
+		})
 	}
 }

@@ -72,7 +72,10 @@ The original command form also works:
 		newServeCmd(s, r.serve),
 		newWatchCmd(s, r.watch),
 		newBroadcastCmd(s, r.broadcast),
+		newTokenCmd(s, runToken, terminalPassword),
+		newUserCmd(s, terminalPassword),
 		newVersionCmd(version),
+		newBenchCmd(s, runBench),
 	)
 	return cmd
 }

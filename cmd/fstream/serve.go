@@ -2,90 +2,225 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fstream/fstream/internal/auth"
+	"github.com/fstream/fstream/internal/certs"
 	"github.com/fstream/fstream/internal/client"
+	"github.com/fstream/fstream/internal/config"
 	"github.com/fstream/fstream/internal/server"
 )
 
-// shutdownTimeout bounds a graceful shutdown; live streams never end on
-// their own, so after it the remaining connections are closed.
-const shutdownTimeout = 5 * time.Second
+// Defaults of serve flags that are not server.Config settings.
+const (
+	// defaultShutdownTimeout bounds a graceful shutdown; live streams never
+	// end on their own, so after it the remaining connections are closed.
+	defaultShutdownTimeout = 10 * time.Second
+	// certExpiryWarning is how close to its expiry a certificate is
+	// logged as a warning.
+	certExpiryWarning = 7 * 24 * time.Hour
+	// authCacheTTL is how long an --auth-url answer is reused, so that a
+	// broadcaster reconnecting in a loop does not hammer the service.
+	authCacheTTL = 10 * time.Second
+)
 
 // serveOptions is a parsed "fstream serve".
 type serveOptions struct {
 	Listen string
 	Users  string
-	// Config holds the server settings from flags; runServe adds Auth and
-	// Logger.
-	Config    server.Config
-	LogFormat string // "text" or "json"
-	LogLevel  slog.Level
-	Log       io.Writer
+	// Config holds the server settings from flags; runServe adds Auth,
+	// Logger and TLS.
+	Config server.Config
+	// Join and SlowPolicy are the join and slow-watcher policies, by name.
+	Join, SlowPolicy string
+	LogFormat        string // "text" or "json"
+	LogLevel         slog.Level
+	Log              io.Writer
+
+	// ConfigFile is the settings file read (--config or $FSTREAM_CONFIG),
+	// or ""; Settings lists the flags not at their defaults and where
+	// their values came from.
+	ConfigFile string
+	Settings   []setting
+
+	// TLSCert and TLSKey are PEM files, both set or neither.
+	TLSCert, TLSKey string
+	// ShutdownTimeout bounds the graceful shutdown after SIGINT or SIGTERM.
+	ShutdownTimeout time.Duration
+
+	// HTTPAddr is the address of the HTTP listener, "" for none;
+	// HTTPAdminToken guards its admin endpoints.
+	HTTPAddr       string
+	HTTPAdminToken string
+	// AuthURL, if set, decides who may broadcast instead of the users
+	// folder, waiting at most AuthTimeout per request.
+	AuthURL     string
+	AuthTimeout time.Duration
+	// TokenTTL is how long a one-time broadcast token stays good.
+	TokenTTL time.Duration
+
+	// hangups delivers SIGHUP, which reloads the certificate. If nil,
+	// runServe subscribes to the process's SIGHUP; tests send their own.
+	hangups <-chan os.Signal
 }
 
 func newServeCmd(s *streams, runF func(context.Context, *serveOptions) error) *cobra.Command {
 	opts := &serveOptions{Config: server.DefaultConfig(), Log: s.Err}
-	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the relay server",
 		Long: fmt.Sprintf(`Run the fstream server: accept broadcasters and watchers on --listen until
-SIGINT or SIGTERM, then shut down (at most %v).
+SIGINT or SIGTERM, then shut down gracefully within --shutdown-timeout (a
+second signal stops at once). SIGHUP reloads the TLS certificate.
 
 Who may broadcast is decided by the users folder: a user NAME may broadcast
 with PASSWORD if NAME.ini in it holds
   [DEFAULT]
   password=PASSWORD
-Watchers need no account. Logs go to stderr.`, shutdownTimeout),
+Watchers need no account. Logs go to stderr.
+
+Every flag can also be set in a settings file named by --config (or
+$%s), one "flag-name = value" per line, and in an environment
+variable %s<FLAG_NAME>, such as %sMAX_LAG=5s. A flag on the command
+line wins over the environment, which wins over the file, which wins over
+the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, envPrefix),
 		Example: `  fstream serve
-  fstream serve --listen 127.0.0.1:0 --users /etc/fstream/users --log-format json`,
+  fstream serve --listen 127.0.0.1:0 --users /etc/fstream/users --log-format json
+  fstream serve --config /etc/fstream/fstream.ini --tls-cert cert.pem --tls-key key.pem`,
 		Args: withUsageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch opts.LogFormat {
-			case "text", "json":
-			default:
-				return usageErrorf("--log-format %q: want text or json", opts.LogFormat)
+			fl := cmd.Flags()
+			set, err := applySettings(fl, s.Getenv)
+			if err != nil {
+				return asUsage(err)
 			}
-			if err := opts.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
-				return usageErrorf("--log-level %q: want debug, info, warn or error", logLevel)
+			opts.ConfigFile = set.File
+			opts.Settings = set.changed(fl)
+			if err := opts.check(set); err != nil {
+				return asUsage(err)
 			}
 			return runF(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
 	c := &opts.Config
+	fl.String(configFlag, "", "settings `FILE` (INI, flag-name = value; see fstream.example.ini); default $"+envConfig)
 	fl.StringVar(&opts.Listen, "listen", fmt.Sprintf(":%d", client.DefaultPort), "TCP `ADDRESS` to listen on (port 0 picks a free port, which is logged)")
 	fl.StringVar(&opts.Users, "users", "./users", "`FOLDER` of NAME.ini files of the users who may broadcast")
 	fl.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "time a client has to send its handshake")
 	fl.IntVar(&c.MaxHandshake, "max-handshake", c.MaxHandshake, "largest handshake accepted, in `BYTES`")
 	fl.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most open connections (0: no limit)")
+	fl.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "most open connections from one IP address (0: no limit)")
+	fl.IntVar(&c.MaxChannels, "max-channels", c.MaxChannels, "most live channels (0: no limit)")
+	fl.IntVar(&c.MaxWatchersPerChannel, "max-watchers-per-channel", c.MaxWatchersPerChannel, "most watchers of one channel (0: no limit)")
+	fl.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", c.AuthFailuresPerMinute, "failed logins one IP address may make per minute before it is refused (0: no limit)")
 	fl.DurationVar(&c.BroadcasterGrace, "broadcaster-grace", c.BroadcasterGrace, "how long watchers wait for their broadcaster to come back")
 	fl.DurationVar(&c.StallTimeout, "stall-timeout", c.StallTimeout, "how long a watcher may hold its broadcaster back before it is dropped")
 	fl.DurationVar(&c.MaxLag, "max-lag", c.MaxLag, "largest delay of a watcher behind the live stream before it is dropped (0: no limit)")
 	fl.IntVar(&c.ChannelBuffer, "channel-buffer", c.ChannelBuffer, "`BYTES` each channel buffers for its slowest watcher")
-	fl.StringVar(&opts.LogFormat, "log-format", "text", "log format: text or json")
-	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.IntVar(&c.WatcherSendBuffer, "watcher-sndbuf", c.WatcherSendBuffer, "kernel send buffer of each watcher socket in `BYTES` (0: kernel autotuning)")
+	fl.IntVar(&c.GOPCache, "gop-cache", c.GOPCache, "`BYTES` of the latest group of pictures kept for joining watchers (at most half the channel buffer)")
+	fl.Var(newChoiceValue(&opts.Join, string(c.DefaultJoin), string(server.JoinGOP), string(server.JoinKeyframe), string(server.JoinLive)), "join", "where watchers start in a media stream: gop, keyframe or live")
+	fl.Var(newChoiceValue(&opts.SlowPolicy, string(c.SlowPolicy), string(server.SlowSkip), string(server.SlowDisconnect)), "slow-policy", "what happens to a media watcher past --max-lag: skip (to the newest keyframe) or disconnect")
+	fl.StringVar(&opts.TLSCert, "tls-cert", "", "PEM `FILE` of the TLS certificate chain; TLS and plain clients share --listen")
+	fl.StringVar(&opts.TLSKey, "tls-key", "", "PEM `FILE` of the TLS private key")
+	fl.BoolVar(&c.TLSRequired, "tls-required", c.TLSRequired, "refuse clients that do not use TLS")
+	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long a graceful shutdown may take before the remaining connections are closed")
+	fl.StringVar(&opts.HTTPAddr, "http", "", "`ADDRESS` of the HTTP listener (empty: none); keep it on loopback or behind a proxy")
+	fl.StringVar(&opts.HTTPAdminToken, "http-admin-token", "", "bearer `TOKEN` for the HTTP admin endpoints; prefer $"+config.EnvName(envPrefix, "http-admin-token"))
+	markSecret(fl, "http-admin-token")
+	fl.StringVar(&opts.AuthURL, "auth-url", "", "decide who may broadcast by POSTing each attempt to this http(s) `URL` (2xx allows) instead of the users folder")
+	fl.DurationVar(&opts.AuthTimeout, "auth-timeout", auth.DefaultHTTPTimeout, "how long one --auth-url request may take")
+	fl.DurationVar(&opts.TokenTTL, "token-ttl", auth.DefaultTokenTTL, "how long a one-time broadcast token stays good")
+	fl.Var(newChoiceValue(&opts.LogFormat, "text", "text", "json"), "log-format", "log format: text or json")
+	opts.LogLevel = slog.LevelInfo
+	fl.Var(levelValue{&opts.LogLevel}, "log-level", "log level: debug, info, warn or error")
 	return cmd
 }
 
+// check reports settings that are wrong together or out of range, naming
+// where each came from; server.Config.Validate checks the server's own.
+func (o *serveOptions) check(set settings) error {
+	var errs []error
+	switch {
+	case (o.TLSCert == "") != (o.TLSKey == ""):
+		errs = append(errs, fmt.Errorf("%s and %s go together: set both, or neither", set.flag("tls-cert"), set.flag("tls-key")))
+	case o.Config.TLSRequired && o.TLSCert == "":
+		errs = append(errs, fmt.Errorf("%s needs a certificate: set --tls-cert and --tls-key", set.flag("tls-required")))
+	}
+	if o.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%s %v must not be negative", set.flag("shutdown-timeout"), o.ShutdownTimeout))
+	}
+	if o.AuthTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%s %v must be positive", set.flag("auth-timeout"), o.AuthTimeout))
+	}
+	if o.TokenTTL <= 0 {
+		errs = append(errs, fmt.Errorf("%s %v must be positive", set.flag("token-ttl"), o.TokenTTL))
+	}
+	if o.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(o.HTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: want HOST:PORT, such as 127.0.0.1:8080", set.flag("http"), o.HTTPAddr))
+		}
+	}
+	if o.AuthURL != "" {
+		if u, err := url.Parse(o.AuthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: want an http:// or https:// URL", set.flag("auth-url")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func runServe(ctx context.Context, opts *serveOptions) error {
+	// Subscribe first: SIGHUP's default action would end the process.
+	hangups := opts.hangups
+	if hangups == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGHUP)
+		defer signal.Stop(ch)
+		hangups = ch
+	}
 	logger := newLogger(opts)
+	logSettings(logger, opts)
 	users := auth.NewDir(opts.Users)
 	cfg := opts.Config
+	cfg.DefaultJoin = server.JoinPolicy(opts.Join)
+	cfg.SlowPolicy = server.SlowPolicy(opts.SlowPolicy)
 	cfg.Auth = users
+	if opts.AuthURL != "" {
+		remote, err := auth.NewHTTP(opts.AuthURL, opts.AuthTimeout, authCacheTTL)
+		if err != nil {
+			return asUsage(fmt.Errorf("--auth-url: %w", err))
+		}
+		defer remote.Close()
+		cfg.Auth = remote
+		logger.Info("broadcasters are authorised by the auth URL", "url", remote.URL())
+	}
+	cfg.Tokens = auth.NewTokens(opts.TokenTTL, time.Now)
 	cfg.Logger = logger
+	var reloader *certs.Reloader
+	if opts.TLSCert != "" {
+		var err error
+		if reloader, err = certs.NewReloader(opts.TLSCert, opts.TLSKey); err != nil {
+			return err // it names both files
+		}
+		cfg.TLS = reloader.TLSConfig()
+		logCertificate(logger, "certificate loaded", reloader.Leaf())
+	}
 	if err := cfg.Validate(); err != nil {
 		return asUsage(err)
 	}
@@ -97,23 +232,32 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "users", opts.Users)
+	logger.Info("listening", "addr", ln.Addr().String(), "users", opts.Users,
+		"tls", cfg.TLS != nil, "tls_required", cfg.TLSRequired)
 	logUsers(logger, users, opts.Users)
+	logUnwired(logger, opts)
 
 	// Serve's goroutine is owned here: every path below waits for it.
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		// Serve failed on its own; release what it and the server hold.
-		_ = ln.Close()
-		_ = srv.Close()
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-served:
+			// Serve failed on its own; release what it and the server hold.
+			_ = ln.Close()
+			_ = srv.Close()
+			return fmt.Errorf("serve: %w", err)
+		case <-hangups:
+			reloadCertificate(logger, reloader)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 
-	logger.Info("shutting down", "timeout", shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	// A second SIGINT or SIGTERM now ends the process at once (see main).
+	logger.Info("shutting down", "timeout", opts.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("graceful shutdown incomplete; closing the remaining connections", "err", err)
@@ -124,6 +268,58 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// logSettings says which settings file was read and, at debug level,
+// where each setting not at its default came from.
+func logSettings(logger *slog.Logger, opts *serveOptions) {
+	if opts.ConfigFile != "" {
+		logger.Info("settings file read", "path", opts.ConfigFile)
+	}
+	for _, s := range opts.Settings {
+		logger.Debug("setting", "name", s.Name, "value", s.Value, "from", s.Origin.String())
+	}
+}
+
+// logUnwired warns about settings this build accepts but does not act on
+// yet, so that an operator does not rely on them.
+func logUnwired(logger *slog.Logger, opts *serveOptions) {
+	if opts.HTTPAddr != "" {
+		logger.Warn("--http is not served by this build yet; ignored", "http", opts.HTTPAddr)
+	}
+}
+
+// reloadCertificate reloads the TLS certificate on SIGHUP. A failure is
+// logged and the previous certificate stays in service.
+func reloadCertificate(logger *slog.Logger, r *certs.Reloader) {
+	if r == nil {
+		logger.Info("SIGHUP: no TLS certificate to reload (the users folder is read at every login anyway)")
+		return
+	}
+	if err := r.Reload(); err != nil {
+		logger.Error("certificate reload failed; still serving the previous certificate", "err", err)
+		return
+	}
+	logCertificate(logger, "certificate reloaded", r.Leaf())
+}
+
+// logCertificate logs what a certificate is for and when it expires,
+// as a warning when that is soon or past.
+func logCertificate(logger *slog.Logger, msg string, leaf *x509.Certificate) {
+	names := leaf.DNSNames
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	attrs := []any{"subject", leaf.Subject.CommonName, "names", strings.Join(names, ","),
+		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339)}
+	switch left := time.Until(leaf.NotAfter); {
+	case left <= 0:
+		logger.Warn(msg+"; it has EXPIRED: clients will refuse it", attrs...)
+	case left < certExpiryWarning:
+		logger.Warn(msg+"; it expires soon", append(attrs, "expires_in", left.Round(time.Minute).String())...)
+	default:
+		logger.Info(msg, attrs...)
+	}
 }
 
 func newLogger(opts *serveOptions) *slog.Logger {

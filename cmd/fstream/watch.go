@@ -24,6 +24,7 @@ func newWatchCmd(s *streams, runF func(context.Context, *watchOptions) error) *c
 		Short: "Write a channel's stream to stdout",
 		Long: `Connect to the fstream server at ADDR (host[:port], default port 61920) and
 write the stream of a channel to stdout until the server closes the connection.
+With tls://host[:port] or --tls the connection uses TLS.
 
 PAYLOAD is the original fstream handshake text, with or without its leading
 "watch,", for example "user=fier,channel=cam". Flags override its values, and
@@ -32,7 +33,8 @@ keys fstream does not know are sent as they are.
 Exit status: 0 when the stream ends or the reader of stdout quits, 1 on an
 error, 2 on a usage error, 3 when the server refuses, 130 on a signal.`,
 		Example: `  fstream watch 127.0.0.1 --user fier --channel cam | ffplay -
-  fstream watch example.com:61920 user=fier,channel=cam,channel-password=123 > rec.ts`,
+  fstream watch example.com:61920 user=fier,channel=cam,channel-password=123 > rec.ts
+  fstream watch tls://example.com --user fier --channel cam | ffplay -`,
 		Args: streamArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := newWatchOptions(s, args, f.overrides(cmd.Flags()), f.timeout)
@@ -58,5 +60,5 @@ func newWatchOptions(s *streams, args []string, o overrides, timeout time.Durati
 }
 
 func runWatch(ctx context.Context, opts *watchOptions) error {
-	return client.Watch(ctx, opts.Client, opts.Out)
+	return explainTLS(client.Watch(ctx, opts.Client, opts.Out))
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,19 +30,30 @@ const (
 	// close its side when Options.CloseTimeout is zero.
 	DefaultCloseTimeout = 10 * time.Second
 
+	// SchemeTLS starts an address that asks for TLS: tls://host:port.
+	SchemeTLS = "tls://"
+
 	// bufferSize is the copy buffer in each direction. Reads return as soon
 	// as any bytes are available, so a large buffer adds no latency; it only
 	// lets a burst of a high-bitrate stream move in few system calls.
 	bufferSize = 256 << 10
+	// maxExpiresIn bounds a token lifetime a server may announce, far
+	// beyond any real one, so that the conversion cannot overflow.
+	maxExpiresIn = 365 * 24 * time.Hour
 	// maxStatus bounds the status frame; a real one is a few dozen bytes.
 	maxStatus = protocol.DefaultMaxText
 )
 
 // Options says where to connect and what to ask for.
 type Options struct {
-	// Addr is host, host:port, [ipv6] or [ipv6]:port; NormalizeAddr adds
-	// DefaultPort when there is none.
+	// Addr is host, host:port, [ipv6] or [ipv6]:port, optionally after
+	// tls:// to connect with TLS; NormalizeAddr adds DefaultPort when there
+	// is none.
 	Addr string
+	// TLS, when set, makes the connection use TLS with this configuration
+	// (an empty ServerName is taken from Addr). When nil, the connection is
+	// plain, unless Addr starts with tls://, which uses the system's roots.
+	TLS *tls.Config
 	// Request is the handshake. Broadcast and Watch fill in an empty
 	// Command and always set Ack.
 	Request protocol.Request
@@ -67,7 +79,7 @@ type Options struct {
 // method that works, such as a pollable pipe).
 func Broadcast(ctx context.Context, opts Options, src io.Reader) (err error) {
 	defer wrapErr(&err, "broadcast to", opts.Addr)
-	s, err := connect(ctx, opts, protocol.CommandBroadcast, src)
+	s, _, err := connect(ctx, opts, protocol.CommandBroadcast, src)
 	if err != nil {
 		return err
 	}
@@ -101,7 +113,7 @@ func Broadcast(ctx context.Context, opts Options, src io.Reader) (err error) {
 // closes the connection and Watch returns ctx's error.
 func Watch(ctx context.Context, opts Options, dst io.Writer) (err error) {
 	defer wrapErr(&err, "watch", opts.Addr)
-	s, err := connect(ctx, opts, protocol.CommandWatch, nil)
+	s, _, err := connect(ctx, opts, protocol.CommandWatch, nil)
 	if err != nil {
 		return err
 	}
@@ -127,10 +139,58 @@ func Watch(ctx context.Context, opts Options, dst io.Writer) (err error) {
 	}
 }
 
+// RequestToken asks the server for a one-time broadcast token for
+// opts.Request.User, proving who it is with opts.Request.UserPassword. It
+// returns the token and how long the server keeps it good (zero if the
+// server does not say). A refusal is a *protocol.RefusedError.
+func RequestToken(ctx context.Context, opts Options) (token string, expiresIn time.Duration, err error) {
+	defer wrapErr(&err, "request a token from", opts.Addr)
+	if opts.Request.UserPassword == "" {
+		return "", 0, fmt.Errorf("%w: a token request needs the user's password", ErrBadRequest)
+	}
+	s, st, err := connect(ctx, opts, protocol.CommandToken, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	s.close() // the server closes after the status too; nothing else comes
+	return tokenFrom(st)
+}
+
+// tokenFrom reads the token and its lifetime from the ok that answers a
+// token request.
+func tokenFrom(st protocol.Status) (string, time.Duration, error) {
+	token := st.Params[protocol.KeyToken]
+	if token == "" {
+		return "", 0, fmt.Errorf("%w: its ok carries no %s= (is it too old to issue tokens?)", ErrNoAnswer, protocol.KeyToken)
+	}
+	v, ok := st.Params[protocol.KeyExpiresIn]
+	if !ok {
+		return token, 0, nil
+	}
+	secs, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(secs >= 0 && secs <= maxExpiresIn.Seconds()) { // NaN fails too
+		return "", 0, fmt.Errorf("%w: %s=%q is not a number of seconds", ErrNoAnswer, protocol.KeyExpiresIn, v)
+	}
+	return token, time.Duration(secs * float64(time.Second)), nil
+}
+
 // NormalizeAddr returns addr as host:port, adding DefaultPort when addr has
-// no port. It accepts host, host:port, [ipv6], [ipv6]:port, a bare IPv6
-// address and :port (the local system).
-func NormalizeAddr(addr string) (string, error) {
+// no port, and reports whether addr asks for TLS with a tls:// prefix. It
+// accepts host, host:port, [ipv6], [ipv6]:port, a bare IPv6 address and
+// :port (the local system), each optionally after tls://.
+func NormalizeAddr(addr string) (hostport string, useTLS bool, err error) {
+	rest, useTLS := strings.CutPrefix(addr, SchemeTLS)
+	if scheme, _, ok := strings.Cut(rest, "://"); ok {
+		return "", false, fmt.Errorf("%w: %q: unknown scheme %q, want %s or none", ErrBadAddr, addr, scheme+"://", SchemeTLS)
+	}
+	hostport, err = normalizeHostPort(rest)
+	if err != nil {
+		return "", false, err
+	}
+	return hostport, useTLS, nil
+}
+
+func normalizeHostPort(addr string) (string, error) {
 	if addr == "" {
 		return "", fmt.Errorf("%w: empty", ErrBadAddr)
 	}
@@ -172,36 +232,101 @@ type session struct {
 	stopCancel func()
 }
 
-// connect dials, sends the handshake for cmd and reads the answer. src, when
-// it has a SetReadDeadline method, is interrupted when ctx ends.
-func connect(ctx context.Context, opts Options, cmd protocol.Command, src io.Reader) (*session, error) {
-	addr, err := NormalizeAddr(opts.Addr)
+// connect dials, sends the handshake for cmd and reads the answer, which it
+// returns when the server accepted. src, when it has a SetReadDeadline
+// method, is interrupted when ctx ends.
+func connect(ctx context.Context, opts Options, cmd protocol.Command, src io.Reader) (*session, protocol.Status, error) {
+	addr, schemeTLS, err := NormalizeAddr(opts.Addr)
 	if err != nil {
-		return nil, err
+		return nil, protocol.Status{}, err
 	}
 	text, err := handshakeText(opts.Request, cmd)
 	if err != nil {
-		return nil, err
+		return nil, protocol.Status{}, err
 	}
-	d := net.Dialer{Timeout: orDefault(opts.DialTimeout, DefaultDialTimeout)}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	tlsConf := opts.TLS
+	if tlsConf == nil && schemeTLS {
+		tlsConf = &tls.Config{}
+	}
+	conn, raw, err := dial(ctx, addr, tlsConf, orDefault(opts.DialTimeout, DefaultDialTimeout))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, protocol.Status{}, err
 	}
 	s := &session{
-		ctx:        ctx,
-		conn:       conn,
-		r:          bufio.NewReader(conn),
-		stopCancel: closeOnCancel(ctx, conn, src),
+		ctx:  ctx,
+		conn: conn,
+		r:    bufio.NewReader(conn),
+		// Cancelling closes the TCP connection under any TLS: closing
+		// the TLS one would first try to send close_notify, which can
+		// wait for a peer that does not read.
+		stopCancel: closeOnCancel(ctx, raw, src),
 	}
-	if err := s.handshake(text, orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout)); err != nil {
+	st, err := s.handshake(text, orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout))
+	if err != nil {
 		s.close()
-		return nil, err
+		return nil, protocol.Status{}, err
 	}
-	return s, nil
+	return s, st, nil
+}
+
+// dial connects to addr and, if tlsConf is set, performs the TLS handshake,
+// all within timeout. It returns the connection to use and the TCP
+// connection under it (the same one without TLS).
+func dial(parent context.Context, addr string, tlsConf *tls.Config, timeout time.Duration) (conn, raw net.Conn, err error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	var d net.Dialer
+	raw, err = d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if parent.Err() != nil {
+			return nil, nil, parent.Err()
+		}
+		return nil, nil, fmt.Errorf("connect: %w", err)
+	}
+	if tlsConf == nil {
+		return raw, raw, nil
+	}
+	conf := tlsConf.Clone()
+	if conf.ServerName == "" {
+		host, _, _ := net.SplitHostPort(addr) // addr is normalized
+		conf.ServerName = host
+	}
+	if conf.MinVersion == 0 {
+		conf.MinVersion = tls.VersionTLS12
+	}
+	tc := tls.Client(raw, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = raw.Close() // the handshake error says what went wrong
+		if parent.Err() != nil {
+			return nil, nil, parent.Err()
+		}
+		return nil, nil, fmt.Errorf("connect: %w", tlsHandshakeErr(err, timeout))
+	}
+	return tc, raw, nil
+}
+
+// tlsHandshakeErr explains a failed TLS handshake. The usual mistake is a
+// server without TLS, which answers the TLS hello with a plain fstream
+// status frame; Go reports that as a record header that is not TLS.
+func tlsHandshakeErr(err error, timeout time.Duration) error {
+	var verify *tls.CertificateVerificationError
+	switch {
+	case isA[tls.RecordHeaderError](err):
+		return fmt.Errorf("%w (it answered in plain text): %w", ErrNotTLS, err)
+	case errors.As(err, &verify):
+		return fmt.Errorf("%w: %w", ErrTLSVerify, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: no answer within %v: %w", ErrTLSHandshake, timeout, err)
+	case closedByPeer(err):
+		return fmt.Errorf("%w: the server closed the connection (does it speak TLS?): %w", ErrTLSHandshake, err)
+	default:
+		return fmt.Errorf("%w: %w", ErrTLSHandshake, err)
+	}
+}
+
+func isA[T error](err error) bool {
+	_, ok := errors.AsType[T](err)
+	return ok
 }
 
 // handshakeText encodes req for cmd with ack=1, and checks that a server
@@ -225,30 +350,30 @@ func handshakeText(req protocol.Request, cmd protocol.Command) (string, error) {
 	return text, nil
 }
 
-func (s *session) handshake(text string, timeout time.Duration) error {
+func (s *session) handshake(text string, timeout time.Duration) (protocol.Status, error) {
 	if err := s.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return s.streamErr("handshake", err)
+		return protocol.Status{}, s.streamErr("handshake", err)
 	}
 	if err := protocol.WriteFrame(s.conn, text); err != nil {
-		return s.handshakeErr(err, timeout)
+		return protocol.Status{}, s.handshakeErr(err, timeout)
 	}
 	reply, err := protocol.ReadFrame(s.r, maxStatus)
 	if err != nil {
-		return s.handshakeErr(err, timeout)
+		return protocol.Status{}, s.handshakeErr(err, timeout)
 	}
 	st, err := protocol.ParseStatus(reply)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoAnswer, err)
+		return protocol.Status{}, fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
 	if err := st.Err(); err != nil {
-		return err // *protocol.RefusedError
+		return protocol.Status{}, err // *protocol.RefusedError
 	}
 	// The stream itself has no deadline: a watcher may wait for a
 	// broadcaster, and a broadcaster may be held back by the server.
 	if err := s.conn.SetDeadline(time.Time{}); err != nil {
-		return s.streamErr("handshake", err)
+		return protocol.Status{}, s.streamErr("handshake", err)
 	}
-	return nil
+	return st, nil
 }
 
 func (s *session) handshakeErr(err error, timeout time.Duration) error {

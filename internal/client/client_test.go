@@ -35,6 +35,12 @@ func startFake(t *testing.T, handle func(c net.Conn)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveFake(t, ln, handle)
+}
+
+// serveFake is startFake on a given listener.
+func serveFake(t *testing.T, ln net.Listener, handle func(c net.Conn)) string {
+	t.Helper()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -507,6 +513,7 @@ func TestLocalErrors(t *testing.T) {
 func TestNormalizeAddr(t *testing.T) {
 	tests := []struct {
 		in, want string
+		tls      bool
 		wantErr  bool
 	}{
 		{in: "example.com", want: "example.com:61920"},
@@ -520,7 +527,16 @@ func TestNormalizeAddr(t *testing.T) {
 		{in: "fe80::1%eth0", want: "[fe80::1%eth0]:61920"},
 		{in: ":61920", want: ":61920"},
 		{in: ":1", want: ":1"},
+		{in: "tls://example.com", want: "example.com:61920", tls: true},
+		{in: "tls://example.com:443", want: "example.com:443", tls: true},
+		{in: "tls://[::1]", want: "[::1]:61920", tls: true},
+		{in: "tls://::1", want: "[::1]:61920", tls: true},
 		{in: "", wantErr: true},
+		{in: "tls://", wantErr: true},
+		{in: "tcp://example.com", wantErr: true},
+		{in: "https://example.com", wantErr: true},
+		{in: "TLS://example.com", wantErr: true},
+		{in: "tls://tls://example.com", wantErr: true},
 		{in: "[::1", wantErr: true},
 		{in: "[example.com]", wantErr: true},
 		{in: "host:port", wantErr: true},
@@ -530,15 +546,15 @@ func TestNormalizeAddr(t *testing.T) {
 		{in: "[::1]x", wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := NormalizeAddr(tt.in)
+		got, useTLS, err := NormalizeAddr(tt.in)
 		if tt.wantErr {
 			if !errors.Is(err, ErrBadAddr) {
-				t.Errorf("NormalizeAddr(%q) = %q, %v; want ErrBadAddr", tt.in, got, err)
+				t.Errorf("NormalizeAddr(%q) = %q, %v, %v; want ErrBadAddr", tt.in, got, useTLS, err)
 			}
 			continue
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("NormalizeAddr(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		if err != nil || got != tt.want || useTLS != tt.tls {
+			t.Errorf("NormalizeAddr(%q) = %q, %v, %v; want %q, %v", tt.in, got, useTLS, err, tt.want, tt.tls)
 		}
 	}
 }

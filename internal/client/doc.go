@@ -5,7 +5,11 @@
 // A connection's life:
 //
 //  1. Dial ADDR (NormalizeAddr adds the default port) with a context, so a
-//     signal aborts a slow connect.
+//     signal aborts a slow connect. With Options.TLS, or an address that
+//     starts with tls://, the TLS handshake follows within the same
+//     timeout. A server without TLS answers the TLS hello with a plain
+//     status frame, which is reported as ErrNotTLS; a certificate that
+//     cannot be verified as ErrTLSVerify.
 //  2. Send the handshake frame, always with ack=1, and read the server's
 //     status frame under Options.HandshakeTimeout. A refusal is returned as a
 //     *protocol.RefusedError; nothing has been read from the input yet, so a
@@ -16,6 +20,10 @@
 //     connection to its output until the server closes. The status frame is
 //     read through a buffer that the copy keeps using, so stream bytes that
 //     arrive in the same segment as "ok" are not lost.
+//
+// RequestToken runs steps 1 and 2 only, with the "token" command: the "ok"
+// carries a one-time broadcast token, which a later Broadcast sends as
+// token= instead of user-password=.
 //
 // Cancelling the context closes the connection at any step and the call
 // returns the context's error. Errors name their step and wrap the sentinels

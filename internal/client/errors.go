@@ -27,3 +27,16 @@ var (
 	// syscall.EPIPE it means the reader of the output went away.
 	ErrWriteOutput = errors.New("client: write output")
 )
+
+// TLS errors, returned wrapped with the cause from crypto/tls.
+var (
+	// ErrNotTLS means the server answered the TLS hello with something
+	// that is not TLS: it serves plain connections only.
+	ErrNotTLS = errors.New("client: server does not speak TLS")
+	// ErrTLSVerify means the server's certificate could not be verified:
+	// an unknown authority (the error also wraps an
+	// x509.UnknownAuthorityError), another name, or expired.
+	ErrTLSVerify = errors.New("client: cannot verify the server's certificate")
+	// ErrTLSHandshake means the TLS handshake failed for another reason.
+	ErrTLSHandshake = errors.New("client: TLS handshake failed")
+)

@@ -248,7 +248,7 @@ func (c *conn) authenticate(req protocol.Request) *refusal {
 		}
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
-		// ATTEMPT-CTX
+		ctx = auth.WithAttempt(ctx, auth.Attempt{Action: string(req.Command), User: req.User, Channel: req.Channel, Remote: c.remote})
 		err = s.cfg.Auth.Authenticate(ctx, req.User, req.UserPassword)
 		cancel()
 	}

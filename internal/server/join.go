@@ -53,11 +53,17 @@ func ParseSlowPolicy(s string) (SlowPolicy, error) {
 	return "", fmt.Errorf("slow-watcher policy %q: want skip or disconnect", s)
 }
 
+// detectLimit is how many bytes format detection looks at before calling a
+// stream generic. Watchers that join while it looks wait (their bytes are
+// kept), so it is small: MPEG-TS and Annex B show themselves in the first
+// few packets.
+const detectLimit = 4 << 10
+
 // startTrackingLocked gives the channel a fresh tracker for a new
 // broadcaster's stream, which starts at the current head. Expects c.mu.
 func (c *Channel) startTrackingLocked(p *Publisher) {
 	p.base = c.head
-	p.tracker = media.NewTracker(media.TrackerConfig{})
+	p.tracker = media.NewTracker(media.TrackerConfig{DetectLimit: detectLimit})
 	c.streamStart = c.head
 	c.format = media.FormatUnknown
 	c.joinOK = false

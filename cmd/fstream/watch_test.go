@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fstream/fstream/internal/certs/certstest"
+	"github.com/fstream/fstream/internal/protocol"
+)
+
+// testCert is the certificate of the TLS fake servers of one test, and a
+// PEM file a client can trust it with (--tls-ca).
+type testCert struct {
+	cert   tls.Certificate
+	caFile string
+}
+
+func newTestCert(t *testing.T) *testCert {
+	t.Helper()
+	c := certstest.New(t, "127.0.0.1")
+	cert, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, c.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &testCert{cert: cert, caFile: file}
+}
+
+// writeCA writes a test certificate to a PEM file and returns its name.
+func writeCA(t *testing.T) string {
+	t.Helper()
+	return newTestCert(t).caFile
+}
+
+// startFakeTLS is startFake behind TLS with tc's certificate.
+func startFakeTLS(t *testing.T, tc *testCert, handle func(c net.Conn, req protocol.Request)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tc.cert}})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				text, err := protocol.ReadFrame(c, protocol.DefaultMaxText)
+				if err != nil {
+					return // the client refused the certificate
+				}
+				req, err := protocol.ParseRequest(text)
+				if err != nil {
+					t.Errorf("fake server: %q: %v", text, err)
+					return
+				}
+				handle(c, req)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+func TestRunWatchTLS(t *testing.T) {
+	tc := newTestCert(t)
+	stream := bytes.Repeat([]byte("\x47tls stream "), 100_000)
+	addr := startFakeTLS(t, tc, func(c net.Conn, req protocol.Request) {
+		if req.Command != protocol.CommandWatch || req.User != "fier" || req.Channel != "cam" {
+			t.Errorf("fake server got %+v", req)
+		}
+		protocol.WriteFrame(c, protocol.OKStatus.Text())
+		c.Write(stream)
+	})
+	for _, args := range [][]string{
+		{"watch", "tls://" + addr, "--user", "fier", "--channel", "cam", "--tls-ca", tc.caFile},
+		{"watch", addr, "--tls", "--user", "fier", "--channel", "cam", "--tls-ca", tc.caFile},
+		{"watch", addr, "user=fier,channel=cam", "--tls-insecure"},
+	} {
+		t.Run(strings.Join(args[2:], " "), func(t *testing.T) {
+			code, stdout, stderr := runIn(t.Context(), args, nil, nil)
+			if code != exitOK || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			if stdout != string(stream) {
+				t.Fatalf("stdout has %d bytes, want the %d of the stream, byte for byte", len(stdout), len(stream))
+			}
+		})
+	}
+}
+
+// TestRunWatchTLSUnknownCA checks that the system roots do not trust a
+// test certificate, and that the message says what to do.
+func TestRunWatchTLSUnknownCA(t *testing.T) {
+	tc := newTestCert(t)
+	addr := startFakeTLS(t, tc, func(c net.Conn, _ protocol.Request) {
+		t.Error("the client went on with an unverified certificate")
+	})
+	other := newTestCert(t)
+	for _, args := range [][]string{
+		{"watch", "tls://" + addr, "--user", "fier"},
+		{"watch", "tls://" + addr, "--user", "fier", "--tls-ca", other.caFile},
+	} {
+		code, _, stderr := runIn(t.Context(), args, nil, nil)
+		if code != exitError {
+			t.Errorf("%v: exit %d, want %d", args, code, exitError)
+		}
+		for _, want := range []string{"fstream: watch tls://" + addr + ": ", "certificate signed by unknown authority", "--tls-ca FILE", "--tls-insecure"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%v: stderr %q does not contain %q", args, stderr, want)
+			}
+		}
+	}
+}
+
+// TestRunWatchTLSPlainServer plays a server without TLS, which answers a
+// TLS hello with a plain error frame.
+func TestRunWatchTLSPlainServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Read(make([]byte, 512)) // the ClientHello, or its start
+		protocol.WriteFrame(c, protocol.Status{Reason: protocol.ReasonBadRequest, Message: "not an fstream handshake"}.Text())
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	addr := ln.Addr().String()
+	code, _, stderr := runIn(t.Context(), []string{"watch", "tls://" + addr, "--user", "fier"}, nil, nil)
+	want := "fstream: watch tls://" + addr + ": connect: client: server does not speak TLS"
+	if code != exitError || !strings.HasPrefix(stderr, want) || !strings.HasSuffix(stderr, "; drop tls:// or --tls\n") {
+		t.Fatalf("exit %d, stderr %q; want %q ... drop tls:// or --tls", code, stderr, want)
+	}
+}
+
+// TestRunWatchPlainToTLSOnlyServer checks the message a plain client gets
+// from a server that requires TLS: the server's own refusal.
+func TestRunWatchPlainToTLSOnlyServer(t *testing.T) {
+	const msg = "this server requires TLS: connect with tls://HOST or --tls"
+	addr := startFake(t, func(c net.Conn, _ protocol.Request) {
+		protocol.WriteFrame(c, protocol.Status{Reason: protocol.ReasonForbidden, Message: msg}.Text())
+	})
+	code, _, stderr := runIn(t.Context(), []string{"watch", addr, "--user", "fier"}, nil, nil)
+	if want := "fstream: watch " + addr + ": server refused (forbidden): " + msg + "\n"; code != exitRefused || stderr != want {
+		t.Fatalf("exit %d, stderr %q; want %d, %q", code, stderr, exitRefused, want)
+	}
+}
