@@ -18,6 +18,7 @@ type watchOptions struct {
 }
 
 func newWatchCmd(s *streams, runF func(context.Context, *watchOptions) error) *cobra.Command {
+	var join string
 	var f requestFlags
 	cmd := &cobra.Command{
 		Use:   "watch ADDR [PAYLOAD]",
@@ -41,10 +42,20 @@ error, 2 on a usage error, 3 when the server refuses, 130 on a signal.`,
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("join") {
+				if join != "gop" && join != "keyframe" && join != "live" {
+					return usageErrorf("--join %q: want gop, keyframe or live", join)
+				}
+				if opts.Client.Request.Params == nil {
+					opts.Client.Request.Params = map[string]string{}
+				}
+				opts.Client.Request.Params[protocol.KeyJoin] = join
+			}
 			return runF(cmd.Context(), opts)
 		},
 	}
 	f.register(cmd.Flags(), protocol.CommandWatch)
+	cmd.Flags().StringVar(&join, "join", "", "where to start in a media stream: gop (latest keyframe: a picture at once), keyframe (wait for the next) or live (default: the server's)")
 	return cmd
 }
 

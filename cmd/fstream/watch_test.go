@@ -173,3 +173,27 @@ func TestRunWatchPlainToTLSOnlyServer(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want %d, %q", code, stderr, exitRefused, want)
 	}
 }
+
+func TestWatchJoinFlag(t *testing.T) {
+	tests := []struct {
+		args     []string
+		code     int
+		wantJoin string
+	}{
+		{[]string{"watch", "127.0.0.1", "--user", "fier", "--join", "keyframe"}, exitOK, "keyframe"},
+		{[]string{"watch", "127.0.0.1", "user=fier,join=live"}, exitOK, "live"},
+		{[]string{"watch", "127.0.0.1", "user=fier,join=live", "--join", "gop"}, exitOK, "gop"},
+		{[]string{"watch", "127.0.0.1", "--user", "fier"}, exitOK, ""},
+		{[]string{"watch", "127.0.0.1", "--user", "fier", "--join", "soon"}, exitUsage, ""},
+	}
+	for _, tc := range tests {
+		r := parse(t, tc.args, nil)
+		if r.code != tc.code {
+			t.Errorf("%v: exit %d, want %d (%s)", tc.args, r.code, tc.code, r.stderr)
+			continue
+		}
+		if r.watch != nil && r.watch.Client.Request.Params[protocol.KeyJoin] != tc.wantJoin {
+			t.Errorf("%v: join=%q, want %q", tc.args, r.watch.Client.Request.Params[protocol.KeyJoin], tc.wantJoin)
+		}
+	}
+}
