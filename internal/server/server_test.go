@@ -405,26 +405,55 @@ func TestDelay(t *testing.T) {
 	}
 }
 
-// TestShutdown: Shutdown ends broadcasters, lets watchers drain, and
-// returns once every connection is gone.
+// TestShutdown: Shutdown stops accepting, ends broadcasters, lets watchers
+// receive every byte the server had already accepted, and returns once every
+// connection is gone.
 func TestShutdown(t *testing.T) {
 	ts := startServer(t, nil)
 	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
-	w := mustHandshake(t, ts.addr, "watch,user=fier")
+	var ds []*drain
+	for range 3 {
+		ds = append(ds, startDrain(mustHandshake(t, ts.addr, "watch,user=fier")))
+	}
 	idle := dial(t, ts.addr) // never sends a handshake
-	b.Write([]byte("bye"))
-	w.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got := make([]byte, 3)
-	io.ReadFull(w, got)
-	ctx, cancel := contextWithTimeout(10 * time.Second)
+	data := payload(8, 4<<20)
+	if err := writeInPieces(b, data, 8); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bytes accepted", func() bool { return channelOf(ts, "fier", "default").Stats().BytesIn == int64(len(data)) })
+	ctx, cancel := contextWithTimeout(20 * time.Second)
 	defer cancel()
 	if err := ts.srv.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
+	want := sha256.Sum256(data)
+	for i, d := range ds {
+		if d.wait(); d.sum != want || d.err != nil {
+			t.Errorf("watcher %d got %d of %d accepted bytes (%v)", i, d.n, len(data), d.err)
+		}
+	}
 	expectClosed(t, b)
-	expectClosed(t, w)
 	expectClosed(t, idle)
 	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
 		t.Error("listener still accepting after Shutdown")
+	}
+}
+
+// TestBufsizeJoin: a generic stream with bufsize=N; a late watcher starts at
+// the start of the current N-byte chunk.
+func TestBufsizeJoin(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
+	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,bufsize=1000")
+	data := payload(12, 3000)
+	b.Write(data[:2500])
+	waitFor(t, "bytes accepted", func() bool { return channelOf(ts, "fier", "default").Stats().BytesIn == 2500 })
+	w := mustHandshake(t, ts.addr, "watch,user=fier")
+	b.Write(data[2500:])
+	b.CloseWrite()
+	if got := expectClosed(t, w); !bytes.Equal(got, data[2000:]) {
+		t.Fatalf("late watcher got %d bytes starting %x; want the chunk from byte 2000", len(got), got[:min(8, len(got))])
+	}
+	if _, st := handshake(t, ts.addr, "broadcast,user=fier,user-password=123,bufsize=0"); !strings.HasPrefix(st, "error,reason=bad-request,") {
+		t.Fatalf("bufsize=0: %q", st)
 	}
 }
