@@ -36,5 +36,9 @@ lint: ## check formatting and go vet
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 
+.PHONY: web
+web: ## vendor mpegts.js (pinned version, sha512 checked) for the HTTP player
+	bash internal/httpapi/web/vendor/update.sh
+
 clean: ## remove build output
 	rm -rf bin

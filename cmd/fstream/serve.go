@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -23,6 +25,7 @@ import (
 	"github.com/fstream/fstream/internal/certs"
 	"github.com/fstream/fstream/internal/client"
 	"github.com/fstream/fstream/internal/config"
+	"github.com/fstream/fstream/internal/httpapi"
 	"github.com/fstream/fstream/internal/server"
 )
 
@@ -67,6 +70,9 @@ type serveOptions struct {
 	// HTTPAdminToken guards its admin endpoints.
 	HTTPAddr       string
 	HTTPAdminToken string
+	// HTTPPublicStatus serves the status page, API and metrics to any
+	// address, not only loopback.
+	HTTPPublicStatus bool
 	// AuthURL, if set, decides who may broadcast instead of the users
 	// folder, waiting at most AuthTimeout per request.
 	AuthURL     string
@@ -144,6 +150,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.StringVar(&opts.HTTPAddr, "http", "", "`ADDRESS` of the HTTP listener (empty: none); keep it on loopback or behind a proxy")
 	fl.StringVar(&opts.HTTPAdminToken, "http-admin-token", "", "bearer `TOKEN` for the HTTP admin endpoints; prefer $"+config.EnvName(envPrefix, "http-admin-token"))
 	markSecret(fl, "http-admin-token")
+	fl.BoolVar(&opts.HTTPPublicStatus, "http-public-status", false, "serve the status page, JSON API and metrics to any address (default: loopback only; /watch, /play and /healthz are always open)")
 	fl.StringVar(&opts.AuthURL, "auth-url", "", "decide who may broadcast by POSTing each attempt to this http(s) `URL` (2xx allows) instead of the users folder")
 	fl.DurationVar(&opts.AuthTimeout, "auth-timeout", auth.DefaultHTTPTimeout, "how long one --auth-url request may take")
 	fl.DurationVar(&opts.TokenTTL, "token-ttl", auth.DefaultTokenTTL, "how long a one-time broadcast token stays good")
@@ -235,7 +242,13 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	logger.Info("listening", "addr", ln.Addr().String(), "users", opts.Users,
 		"tls", cfg.TLS != nil, "tls_required", cfg.TLSRequired)
 	logUsers(logger, users, opts.Users)
-	logUnwired(logger, opts)
+	web, err := startHTTP(opts, srv, cfg.TLS, logger)
+	if err != nil {
+		_ = ln.Close()
+		_ = srv.Close()
+		return err
+	}
+	defer web.stop(logger, opts.ShutdownTimeout)
 
 	// Serve's goroutine is owned here: every path below waits for it.
 	served := make(chan error, 1)
@@ -281,12 +294,70 @@ func logSettings(logger *slog.Logger, opts *serveOptions) {
 	}
 }
 
-// logUnwired warns about settings this build accepts but does not act on
-// yet, so that an operator does not rely on them.
-func logUnwired(logger *slog.Logger, opts *serveOptions) {
-	if opts.HTTPAddr != "" {
-		logger.Warn("--http is not served by this build yet; ignored", "http", opts.HTTPAddr)
+// httpSide is the optional HTTP listener (--http): status API, metrics,
+// HTTP watching and the browser player.
+type httpSide struct {
+	api    *httpapi.API
+	srv    *http.Server
+	served chan error
+}
+
+// startHTTP starts the HTTP listener if --http is set; its goroutine is
+// owned by the returned httpSide, which stop waits for.
+func startHTTP(opts *serveOptions, srv *server.Server, tlsConfig *tls.Config, logger *slog.Logger) (*httpSide, error) {
+	if opts.HTTPAddr == "" {
+		return nil, nil
 	}
+	api, err := httpapi.New(httpapi.Config{
+		Server:           srv,
+		AdminToken:       opts.HTTPAdminToken,
+		AllowRemoteReads: opts.HTTPPublicStatus,
+		Logger:           logger,
+		Version:          versionString(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.HTTPAddr)
+	if err != nil {
+		api.Close()
+		return nil, fmt.Errorf("listen --http: %w", err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	h := &httpSide{
+		api: api,
+		// No WriteTimeout: streams are long; each watcher write has its
+		// own deadline.
+		srv: &http.Server{
+			Handler:           api,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       time.Minute,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		},
+		served: make(chan error, 1),
+	}
+	go func() { h.served <- h.srv.Serve(ln) }()
+	logger.Info("http listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil,
+		"admin", opts.HTTPAdminToken != "", "public_status", opts.HTTPPublicStatus)
+	return h, nil
+}
+
+// stop shuts the HTTP side down after the relay (whose Shutdown already
+// ended the HTTP streams) and waits for its goroutines.
+func (h *httpSide) stop(logger *slog.Logger, timeout time.Duration) {
+	if h == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := h.srv.Shutdown(ctx); err != nil {
+		logger.Warn("http shutdown incomplete", "err", err)
+		_ = h.srv.Close()
+	}
+	<-h.served
+	h.api.Close()
 }
 
 // reloadCertificate reloads the TLS certificate on SIGHUP. A failure is

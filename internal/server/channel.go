@@ -585,8 +585,25 @@ func (s *Subscription) Channel() *Channel { return s.ch }
 // Next returns ErrChannelEnded once the channel ended and every byte was
 // returned, and an *EvictedError if the hub evicted the watcher.
 func (s *Subscription) Next(dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
+	return s.next(0, dst, limit)
+}
+
+// DoneNext is Done(written) then Next, under one lock: the writer's loop
+// takes the channel lock once per batch.
+func (s *Subscription) DoneNext(written int, dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
+	return s.next(written, dst, limit)
+}
+
+func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
 	c := s.ch
+	if written > 0 {
+		c.bytesOut.Add(int64(written))
+		c.hub.bytesOut.Add(int64(written))
+	}
 	c.mu.Lock()
+	if written > 0 {
+		s.doneLocked(written)
+	}
 	for {
 		if s.err != nil {
 			err := s.err
@@ -660,6 +677,12 @@ func (s *Subscription) Done(n int) {
 	c.bytesOut.Add(int64(n))
 	c.hub.bytesOut.Add(int64(n))
 	c.mu.Lock()
+	s.doneLocked(n)
+	c.mu.Unlock()
+}
+
+func (s *Subscription) doneLocked(n int) {
+	c := s.ch
 	s.sent += int64(n)
 	if k := min(n, len(s.prefix)); k > 0 {
 		s.prefix = s.prefix[k:]
@@ -670,7 +693,6 @@ func (s *Subscription) Done(n int) {
 	}
 	s.cursor += int64(n)
 	s.lastProgress = c.since()
-	c.mu.Unlock()
 }
 
 // Stopped is closed when the subscription ends (eviction, Close, or the
@@ -733,6 +755,7 @@ func notifyEvicted(subs []*Subscription, reason CloseReason) {
 type WatcherInfo struct {
 	ID      uint64
 	Remote  string
+	Via     string // "tcp" or "http"
 	Joined  time.Time
 	Sent    int64 // bytes written to it
 	Queued  int64 // bytes available to it but not yet written
@@ -779,7 +802,7 @@ func (c *Channel) Info() Info {
 	in.Watchers = make([]WatcherInfo, 0, len(c.subs))
 	for _, s := range c.subs {
 		in.Watchers = append(in.Watchers, WatcherInfo{
-			ID: s.opts.ID, Remote: s.opts.Remote, Joined: s.joined, Sent: s.sent,
+			ID: s.opts.ID, Remote: s.opts.Remote, Via: s.opts.Via, Joined: s.joined, Sent: s.sent,
 			Queued: max(0, c.visible-s.cursor), Skipped: s.skipped, Waiting: s.waiting,
 		})
 	}

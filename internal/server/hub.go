@@ -118,9 +118,11 @@ type SubscribeOptions struct {
 	Password string
 	// Join is where the watcher starts; "" means the hub's default.
 	Join JoinPolicy
-	// ID and Remote identify the watcher's connection in status output.
+	// ID, Remote and Via ("tcp", "http") identify the watcher's
+	// connection in status output.
 	ID     uint64
 	Remote string
+	Via    string
 	// OnEvict is called, without locks held, when the hub evicts the
 	// watcher. It must make a blocked write return (a past write deadline).
 	OnEvict func(CloseReason)

@@ -33,13 +33,26 @@ type WatchRequest struct {
 // ServeWatcher relays the channel to sink until the channel ends, the
 // watcher is evicted, a write fails, or ctx is done. It returns ErrNotLive,
 // ErrWrongPassword or ErrHubClosed before writing anything when the watcher
-// cannot join (ErrBadJoin for an unknown join policy); otherwise it calls joined (which may write a header) and then
+// cannot join (ErrChannelFull at the watcher limit, ErrBadJoin for an
+// unknown join policy); otherwise it calls joined (which may write a header) and then
 // streams. TCP and HTTP watchers share this path.
 func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	if req.ConnID == 0 {
 		req.ConnID = s.nextID.Add(1)
 	}
-	return s.serveWatcher(ctx, req, sink, joined)
+	err := s.serveWatcher(ctx, req, sink, joined)
+	// Refusals are counted like TCP handshakes (conn.reject counts those).
+	switch {
+	case errors.Is(err, ErrNotLive):
+		s.countHandshake(string(protocol.ReasonNotFound))
+	case errors.Is(err, ErrWrongPassword):
+		s.countHandshake(string(protocol.ReasonForbidden))
+	case errors.Is(err, ErrChannelFull), errors.Is(err, ErrHubClosed):
+		s.countHandshake(string(protocol.ReasonBusy))
+	case errors.Is(err, ErrBadJoin):
+		s.countHandshake(string(protocol.ReasonBadRequest))
+	}
+	return err
 }
 
 func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
@@ -51,6 +64,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	sub, err := s.hub.Subscribe(key, SubscribeOptions{
 		Join:     join,
 		Password: req.Password,
+		Via:      req.Via,
 		ID:       req.ConnID,
 		Remote:   req.Remote,
 		OnEvict:  func(CloseReason) { sink.SetWriteDeadline(time.Unix(1, 0)) },
@@ -94,6 +108,24 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	return err
 }
 
+// deadlineSlack is how far a watcher's write deadline may lag behind the
+// exact one (its oldest byte's arrival plus MaxLag) before it is moved.
+const deadlineSlack = 100 * time.Millisecond
+
+// needNewDeadline reports whether the sink's write deadline, last set to
+// set, must move to want. Moving it costs a timer update per batch, so a
+// later deadline waits until it moved noticeably, as long as the one set is
+// not about to pass.
+func needNewDeadline(want, set time.Time) bool {
+	switch {
+	case want.Equal(set):
+		return false
+	case want.IsZero() || set.IsZero() || want.Before(set):
+		return true
+	}
+	return want.Sub(set) > deadlineSlack || time.Until(set) < deadlineSlack
+}
+
 // pump writes the channel to the sink until the channel ends, the hub
 // evicts the watcher, or a write fails. Each batch is one writev on a TCP
 // connection.
@@ -102,37 +134,45 @@ func pump(sub *Subscription, sink Sink) (int64, error) {
 	var iov [3][]byte
 	bufs := net.Buffers(iov[:0])
 	var total int64
+	var written int            // bytes of the last batch, reported with the next Next
+	var lastDeadline time.Time // what the sink's deadline is set to
 	for {
-		batch, deadline, err := sub.Next(iov[:0], maxBatch)
+		batch, deadline, err := sub.DoneNext(written, iov[:0], maxBatch)
+		written = 0
 		if err != nil {
 			return total, err
 		}
-		sink.SetWriteDeadline(deadline)
-		select {
-		case <-sub.Stopped(): // evicted before the deadline was set
-			return total, sub.Err()
-		default:
+		if needNewDeadline(deadline, lastDeadline) {
+			sink.SetWriteDeadline(deadline)
+			lastDeadline = deadline
+			select {
+			case <-sub.Stopped(): // evicted before the deadline was set
+				return total, sub.Err()
+			default:
+			}
 		}
 		bufs = batch
 		n, err := bufs.WriteTo(sink)
 		if err == nil && flusher != nil {
 			err = flusher.Flush()
 		}
-		sub.Done(int(n))
 		total += n
-		if err != nil {
-			if herr := sub.Err(); herr != nil {
-				return total, herr
-			}
-			if isTimeout(err) && !deadline.IsZero() {
-				// Slow but moving: keep the picture by skipping ahead.
-				// No progress at all for MaxLag: the watcher is gone.
-				if n > 0 && sub.Skip() {
-					continue
-				}
-				return total, sub.Evict(ReasonLagging)
-			}
-			return total, err
+		if err == nil {
+			written = int(n)
+			continue
 		}
+		sub.Done(int(n))
+		if herr := sub.Err(); herr != nil {
+			return total, herr
+		}
+		if isTimeout(err) && !deadline.IsZero() {
+			// Slow but moving: keep the picture by skipping ahead. No
+			// progress at all for MaxLag: the watcher is gone.
+			if n > 0 && sub.Skip() {
+				continue
+			}
+			return total, sub.Evict(ReasonLagging)
+		}
+		return total, err
 	}
 }

@@ -1,0 +1,45 @@
+// Package httpapi is fstream's HTTP side listener: live status, operator
+// actions, Prometheus metrics, HTTP streaming and a browser player. It is a
+// plain http.Handler built on a *server.Server; it owns no listener.
+//
+// # Endpoints
+//
+//	GET  /watch/{user}/{channel}                the live stream as the response body
+//	GET  /play/{user}/{channel}                 browser player page (mpegts.js)
+//	GET  /healthz                               "ok"
+//	GET  /assets/...                            embedded CSS, JS and the vendored player
+//	GET  /                                      status page (loopback only by default)
+//	GET  /api/v1/channels                       JSON list of channels (loopback only by default)
+//	GET  /api/v1/channels/{user}/{channel}      JSON for one channel (loopback only by default)
+//	POST /api/v1/channels/{user}/{channel}/kick       kick broadcaster and watchers (admin token)
+//	POST /api/v1/channels/{user}/{channel}/kick/{id}  kick one connection (admin token)
+//	GET  /metrics                               Prometheus text exposition (loopback only by default)
+//
+// # An HTTP watcher's life
+//
+// GET /watch takes the channel password from ?password= or from the password
+// part of HTTP basic auth and calls server.ServeWatcher, the code path TCP
+// watchers use: the same hub subscription, join policy (?join=), slow-watcher
+// policy, counters and logs. A watcher that cannot join gets a status code
+// and a text body before anything is streamed (404 not live, 401 wrong or
+// missing password, 503 full or shutting down). Once joined, the response
+// header is written with a Content-Type from the channel's detected format;
+// while the format is still being detected the header waits for the first
+// stream bytes, which are sniffed if detection has not finished by then.
+// Every batch the hub hands out is written and flushed under the hub's write
+// deadline (set through http.ResponseController), so a slow HTTP watcher is
+// evicted exactly like a slow TCP one. A watcher the hub ends (kick,
+// lagging, stalled) has its response aborted, so the client sees a truncated
+// stream rather than a clean end; a channel that ends normally ends the body
+// cleanly.
+//
+// # Status and bitrates
+//
+// A sampler goroutine reads every channel's byte counters once a second;
+// bitrates are the difference over the last five seconds. The JSON API and
+// the metrics read the server's counters at request time and never include
+// a password. The status page polls the JSON API and draws the bitrate
+// graphs itself; the player page is rendered with the few facts it needs
+// (protected or not), because it is served to remote clients that may not
+// read the API.
+package httpapi
