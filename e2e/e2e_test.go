@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,6 +207,23 @@ func (g *gate) Read(p []byte) (int, error) {
 	return g.r.Read(p)
 }
 
+// newGate returns a closed gate over data; a failing test opens it on the
+// way out so the broadcaster process ends.
+func newGate(t *testing.T, data []byte) *gate {
+	g := &gate{open: make(chan struct{}), r: bytes.NewReader(data)}
+	t.Cleanup(g.release)
+	return g
+}
+
+// release opens the gate if it is still closed.
+func (g *gate) release() {
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
 // TestBinaryRelay: the built binary relays tens of MiB byte-exactly from
 // "fstream broadcast" to several "fstream watch" processes, one of them in
 // the original's command form.
@@ -214,7 +232,7 @@ func TestBinaryRelay(t *testing.T) {
 	addr := srv.addr
 	data := payload(24 << 20)
 
-	g := &gate{open: make(chan struct{}), r: bytes.NewReader(data)}
+	g := newGate(t, data)
 	bdone := make(chan int, 1)
 	go func() {
 		_, errs, code := fstream(t, g, "broadcast", addr, "--user", "fier", "--user-password", "123", "--channel", "cam", "--channel-password", "456")
@@ -230,7 +248,7 @@ func TestBinaryRelay(t *testing.T) {
 		startWatch(t, addr, "watch,user=fier,channel=cam,channel-password=456"), // the original's form
 	}
 	srv.waitLog(t, `msg="watcher joined"`, len(watchers)) // waitLive's probe was refused: protected
-	close(g.open)
+	g.release()
 	<-bdone
 	want := sha256.Sum256(data)
 	for i, w := range watchers {
@@ -306,12 +324,12 @@ func TestBinaryBroadcastFromFFmpeg(t *testing.T) {
 		t.Fatalf("ffmpeg: %v %s", err, out)
 	}
 	data, _ := os.ReadFile(src)
-	g := &gate{open: make(chan struct{}), r: bytes.NewReader(data)}
+	g := newGate(t, data)
 	go fstream(t, g, "broadcast", addr, "--user", "fier", "--user-password", "123")
 	waitLive(t, addr, "fier", "default")
 	w := startWatch(t, "watch", addr, "--user", "fier")
 	srv.waitLog(t, `msg="watcher joined"`, 2) // waitLive's probe and the watcher
-	close(g.open)
+	g.release()
 	out, errs, code := w()
 	if code != 0 || !bytes.Equal(out, data) {
 		t.Fatalf("watch: exit %d, %d of %d bytes, stderr %q", code, len(out), len(data), errs)
@@ -320,5 +338,78 @@ func TestBinaryBroadcastFromFFmpeg(t *testing.T) {
 	dec.Stdin = bytes.NewReader(out)
 	if msg, err := dec.CombinedOutput(); err != nil || len(bytes.TrimSpace(msg)) > 0 {
 		t.Fatalf("decoding the relayed stream: %v %s", err, msg)
+	}
+}
+
+var httpListenRE = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
+
+// TestBinaryHTTP: serve --http gives health, status JSON, metrics and the
+// stream itself over HTTP, next to the TCP protocol.
+func TestBinaryHTTP(t *testing.T) {
+	srv := serve(t, "--http", "127.0.0.1:0")
+	var web string
+	deadline := time.Now().Add(20 * time.Second)
+	for web == "" && time.Now().Before(deadline) {
+		srv.mu.Lock()
+		if m := httpListenRE.FindStringSubmatch(srv.logs.String()); m != nil {
+			web = "http://" + m[1]
+		}
+		srv.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if web == "" {
+		t.Fatal("no http listening line in the server log")
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(web + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
+		t.Fatalf("/healthz: %d %q", code, body)
+	}
+	if code, _ := get("/watch/fier/cam"); code != http.StatusNotFound {
+		t.Fatalf("/watch of a channel that is not live: %d, want 404", code)
+	}
+
+	data := payload(2 << 20)
+	g := newGate(t, data)
+	go fstream(t, g, "broadcast", srv.addr, "--user", "fier", "--user-password", "123", "--channel", "cam")
+	waitLive(t, srv.addr, "fier", "cam")
+	// The response header waits for the first bytes (to name the format),
+	// so the request runs while the broadcast starts.
+	type result struct {
+		data []byte
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(web + "/watch/fier/cam")
+		if err != nil {
+			got <- result{nil, err}
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			got <- result{nil, fmt.Errorf("status %s", resp.Status)}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		got <- result{b, err}
+	}()
+	srv.waitLog(t, `via=http`, 1)
+	if code, body := get("/api/v1/channels/fier/cam"); code != 200 || !strings.Contains(body, `"via": "http"`) && !strings.Contains(body, `"via":"http"`) {
+		t.Fatalf("channel JSON: %d %s", code, body)
+	}
+	g.release()
+	if r := <-got; r.err != nil || !bytes.Equal(r.data, data) {
+		t.Fatalf("HTTP watcher got %d of %d bytes (%v)", len(r.data), len(data), r.err)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "fstream_") {
+		t.Fatalf("/metrics: %d", code)
 	}
 }
