@@ -63,17 +63,19 @@ type Channel struct {
 	marks      []lagMark // arrival times of stream positions, oldest first
 
 	// Join points, copied from the writer's media tracker at each commit.
-	streamStart   int64 // where the current broadcaster's stream began
-	format        media.Format
-	formatChanged bool
-	mediaInfo     MediaInfo
-	join          media.JoinPoint // Pos is absolute
-	joinOK        bool
-	joinSeq       uint64  // counts join points across broadcasters
-	joinHist      []int64 // recent join point positions, oldest first
-	keepJoin      bool    // false once the ring had to drop the GOP
-	trackRetain   int64   // oldest position a future join point may use
-	bufsize       int64   // chunk size for aligned generic joins; 0 = none
+	streamStart int64 // where the current broadcaster's stream began
+	format      media.Format
+	event       string // logged once the lock is released: format detected, GOP measured
+	eventAttrs  []any
+	loggedGOP   int64 // GOP size last logged
+	mediaInfo   MediaInfo
+	join        media.JoinPoint // Pos is absolute
+	joinOK      bool
+	joinSeq     uint64  // counts join points across broadcasters
+	joinHist    []int64 // recent join point positions, oldest first
+	keepJoin    bool    // false once the ring had to drop the GOP
+	trackRetain int64   // oldest position a future join point may use
+	bufsize     int64   // chunk size for aligned generic joins; 0 = none
 }
 
 // lagMark records that the byte at pos arrived at (or after) at.
@@ -523,12 +525,11 @@ func (c *Channel) commit(p *Publisher, n int) error {
 		return &EvictedError{Reason: p.stopped}
 	}
 	defer func() {
-		detected := c.formatChanged
-		c.formatChanged = false
-		info := c.mediaInfo
+		event, attrs := c.event, c.eventAttrs
+		c.event, c.eventAttrs = "", nil
 		c.mu.Unlock()
-		if detected && c.hub.cfg.OnEvent != nil {
-			c.hub.cfg.OnEvent(c.key, "stream format detected", "format", info.Format, "codec", info.Codec)
+		if event != "" && c.hub.cfg.OnEvent != nil {
+			c.hub.cfg.OnEvent(c.key, event, attrs...)
 		}
 	}()
 	c.markLocked(c.head, c.since())

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/fstream/fstream/internal/media"
 )
@@ -80,12 +81,18 @@ func (c *Channel) trackLocked(p *Publisher) {
 	if t == nil {
 		return
 	}
-	if f := t.Format(); f != c.format {
-		c.format = f
-		c.formatChanged = true
-	}
 	in := t.Info()
 	c.mediaInfo = MediaInfo{Format: formatName(in.Format), Codec: in.Codec, GOPBytes: in.GOPBytes, GOPDuration: in.GOPDuration}
+	if f := t.Format(); f != c.format {
+		c.format = f
+		c.loggedGOP = 0
+		c.event, c.eventAttrs = "stream format detected", []any{"format", c.mediaInfo.Format, "codec", in.Codec}
+	} else if g := in.GOPBytes; g > 0 && (c.loggedGOP == 0 || g > c.loggedGOP*5/4 || g < c.loggedGOP*3/4) {
+		// The first GOP, and changes of a quarter or more.
+		c.loggedGOP = g
+		c.event, c.eventAttrs = "GOP measured", []any{"format", c.mediaInfo.Format, "codec", in.Codec,
+			"gop_bytes", g, "gop_seconds", in.GOPDuration.Round(time.Millisecond).Seconds()}
+	}
 	if jp, ok := t.JoinPoint(); ok && jp.Seq != p.joinSeq {
 		p.joinSeq = jp.Seq
 		jp.Pos += p.base
