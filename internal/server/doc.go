@@ -39,5 +39,33 @@
 // Evicted watchers are reset rather than closed, so that their unsent kernel
 // buffers are freed at once.
 //
+// # Why a ring and not a channel of chunks per watcher
+//
+// The design card sketched a buffered Go channel per watcher carrying
+// references to immutable chunks. That costs, per chunk, one send per watcher
+// (O(watchers) work and a reference count or an allocation each), a
+// per-watcher queue sized in chunks rather than bytes, and a copy or a pool
+// for the broadcaster's read buffers. The ring turns all of that into
+// positions: publishing a chunk is one head update and one wake-up of the
+// watchers that sleep; a watcher's "queue" is the distance from its cursor to
+// the head; the reads need no buffers of their own; and the bytes kept for the
+// slowest watcher, for joins (the latest GOP) and for bufsize alignment are
+// the same bytes, bounded by one number per channel. A watcher that wakes takes
+// everything available (up to 1 MiB, in at most two slices, plus the bytes a
+// join needs first) and writes it with one writev, so a watcher that fell a
+// little behind catches up in few system calls. The free space is only
+// recomputed (a walk over the watchers' cursors) when the broadcaster needs it.
+//
+// # Joins and media
+//
+// The broadcaster's goroutine feeds every chunk to a media.Tracker before
+// publishing it. The channel keeps the latest join point (a keyframe
+// position and the PAT/PMT or parameter sets to send before it) and the
+// positions of recent ones, retains the ring from the latest keyframe on (up
+// to the GOP cache bound; dropped before it would hold the broadcaster back),
+// and places each new watcher by its join policy. Under the skip policy a
+// lagging media watcher is sent the rest of its GOP and then moved to the
+// newest keyframe: a clean cut.
+//
 // Lock order: Hub.mu before Channel.mu; no lock is held across I/O.
 package server
