@@ -46,4 +46,26 @@
 // handshake, which the server's connection limits bound. Plaintext passwords
 // are compared as SHA-256 digests with crypto/subtle.ConstantTimeCompare, so
 // neither their content nor their length shows in the timing.
+//
+// # Managing users
+//
+// AddUser, SetPassword, Delete and List edit the same folder for the
+// "fstream user" command: files are written to a temporary file in the
+// folder, read back as Dir would read them, and renamed into place with mode
+// 0600, so a server reading the folder never sees half a file.
+//
+// # One-time tokens
+//
+// Tokens issues a token for an authenticated user that is good for one
+// broadcast until it expires: one live token per user, stored only as a
+// SHA-256 digest, compared in constant time. A wrong guess does not burn the
+// real token.
+//
+// # An HTTP service
+//
+// HTTP asks an operator's service instead of a folder: it POSTs the attempt
+// (action, user, password, channel and remote address, which the server puts
+// in the context with WithAttempt) as JSON and allows on 2xx. Answers are
+// cached briefly under an HMAC of the whole attempt, never the password in
+// clear; failures of the service itself (ErrHTTPAuth) are never cached.
 package auth
