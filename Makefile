@@ -21,7 +21,9 @@ test: ## go vet, then every test with the race detector
 	go test -race -count=1 -timeout 9m ./...
 
 bench: ## run the benchmarks
-	go test -run='^$$' -bench=. -benchmem ./...
+	go test -run='^$$' -bench=. -benchmem -benchtime=200ms ./internal/...
+	@$(MAKE) --no-print-directory build
+	./$(BIN) bench --suite
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	@set -e; for pkg in $$(go list ./...); do \

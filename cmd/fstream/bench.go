@@ -7,17 +7,23 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fstream/fstream/internal/bench"
+	"github.com/fstream/fstream/internal/server"
 )
 
 // benchOptions are the bench command's settings.
 type benchOptions struct {
 	bench.Options
 	JSON bool
-	out  *streams
+	// Suite runs the whole target list instead of one run, with
+	// SuiteDuration as the window of its runs.
+	Suite         bool
+	SuiteDuration time.Duration
+	out           *streams
 }
 
 func newBenchCmd(s *streams, runF func(context.Context, *benchOptions) error) *cobra.Command {
@@ -34,15 +40,34 @@ loopback port with a throwaway user, so that the server's CPU time and memory
 can be read from /proc apart from the load generator's. With --baseline it
 measures the machine instead: independent TCP streams on loopback, the
 physical limit a relay is compared with. With --raw it drives a relay that
-takes no handshake, such as "ncat --broker".`,
+takes no handshake, such as "ncat --broker".
+
+With --suite it runs every performance target in one go, each run against
+a child server of its own, and prints one table: each number with the
+baseline measured in the same suite, their ratio, the target and PASS or
+FAIL. Targets are thresholds to watch, not assertions: a FAIL leaves the
+exit status 0, a scenario that could not run makes it 1. At the default
+--suite-duration the suite takes about a minute and a half; it needs about
+10,000 open files and, for its reference point, ncat on PATH.`,
 		Example: `  fstream bench --watchers 64 --duration 10s
   fstream bench --baseline --watchers 64 --duration 10s
   fstream bench --watchers 10000 --rate 64kbit --size 1316
-  fstream bench --raw 127.0.0.1:7000 --watchers 64`,
+  fstream bench --raw 127.0.0.1:7000 --watchers 64
+  fstream bench --suite --suite-duration 10s`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.Addr = args[0]
+			}
+			if err := o.checkSuiteFlags(cmd); err != nil {
+				return err
+			}
+			o.Progress = s.Err
+			if o.Suite {
+				if err := o.childServer(); err != nil {
+					return err
+				}
+				return runF(cmd.Context(), o)
 			}
 			var err error
 			if o.Rate, err = parseRate(rate); err != nil {
@@ -55,17 +80,10 @@ takes no handshake, such as "ncat --broker".`,
 				return usageErrorf("--slow needs --slow-rate")
 			}
 			if o.Addr == "" && !o.Baseline {
-				exe, err := os.Executable()
-				if err != nil {
-					return fmt.Errorf("find the fstream binary to start a server: %w", err)
+				if err := o.childServer(); err != nil {
+					return err
 				}
-				o.ServerCmd = []string{exe, "serve"}
-				// The load comes from one address, in numbers a public
-				// server's defaults would refuse.
-				o.ServerArgs = append([]string{"--max-conns=0", "--max-conns-per-ip=0",
-					"--max-channels=0", "--max-watchers-per-channel=0", "--log-level=warn"}, o.ServerArgs...)
 			}
-			o.Progress = s.Err
 			return runF(cmd.Context(), o)
 		},
 	}
@@ -87,6 +105,8 @@ takes no handshake, such as "ncat --broker".`,
 	f.IntVar(&o.ServerPID, "server-pid", 0, "with ADDR: the server's pid, to report its CPU time and memory")
 	f.StringArrayVar(&o.ServerArgs, "server-arg", nil, "extra flag for the child server (repeatable), e.g. --server-arg=--channel-buffer=4194304")
 	f.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	f.BoolVar(&o.Suite, "suite", false, "run every performance target (relay, baselines, ncat --broker) and print one table")
+	f.DurationVar(&o.SuiteDuration, "suite-duration", bench.DefaultSuiteDuration, "with --suite: the measured window of each run")
 	cmd.PreRun = func(*cobra.Command, []string) {
 		if o.Password == "" && s.Getenv != nil {
 			o.Password = s.Getenv("FSTREAM_USER_PASSWORD")
@@ -95,7 +115,50 @@ takes no handshake, such as "ncat --broker".`,
 	return cmd
 }
 
+// checkSuiteFlags refuses flags that do not go with --suite, or without it.
+func (o *benchOptions) checkSuiteFlags(cmd *cobra.Command) error {
+	f := cmd.Flags()
+	if !o.Suite {
+		if f.Changed("suite-duration") {
+			return usageErrorf("--suite-duration goes with --suite")
+		}
+		return nil
+	}
+	if o.Addr != "" {
+		return usageErrorf("--suite starts its own servers: no ADDR")
+	}
+	// These shape one run; the suite's scenarios are fixed.
+	for _, name := range []string{"watchers", "channels", "size", "rate", "duration", "warmup", "stalled",
+		"slow", "slow-rate", "baseline", "raw", "handshakes", "user", "user-password", "server-pid"} {
+		if f.Changed(name) {
+			return usageErrorf("--suite runs fixed scenarios: --%s does not apply (--suite-duration scales them)", name)
+		}
+	}
+	if o.SuiteDuration <= 0 {
+		return usageErrorf("--suite-duration %v must be positive", o.SuiteDuration)
+	}
+	return nil
+}
+
+// childServer sets the command that starts a child server: this binary's
+// serve, without the limits that protect a public server.
+func (o *benchOptions) childServer() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the fstream binary to start a server: %w", err)
+	}
+	o.ServerCmd = []string{exe, "serve"}
+	// The load comes from one address, in numbers a public server's
+	// defaults would refuse.
+	o.ServerArgs = append([]string{"--max-conns=0", "--max-conns-per-ip=0",
+		"--max-channels=0", "--max-watchers-per-channel=0", "--log-level=warn"}, o.ServerArgs...)
+	return nil
+}
+
 func runBench(ctx context.Context, o *benchOptions) error {
+	if o.Suite {
+		return runSuite(ctx, o)
+	}
 	res, err := bench.Run(ctx, o.Options)
 	if errors.Is(err, bench.ErrBadOptions) {
 		return usageErrorf("%v", err)
@@ -107,6 +170,56 @@ func runBench(ctx context.Context, o *benchOptions) error {
 		return res.WriteJSON(o.out.Out)
 	}
 	return res.WriteTable(o.out.Out)
+}
+
+func runSuite(ctx context.Context, o *benchOptions) error {
+	res, err := bench.RunSuite(ctx, bench.SuiteOptions{
+		ServerCmd:    o.ServerCmd,
+		ServerArgs:   o.ServerArgs,
+		Duration:     o.SuiteDuration,
+		StallTimeout: serverFlagDuration(o.ServerArgs, "stall-timeout", server.DefaultStallTimeout),
+		Progress:     o.Progress,
+	})
+	if errors.Is(err, bench.ErrBadOptions) {
+		return usageErrorf("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		err = res.WriteJSON(o.out.Out)
+	} else {
+		err = res.WriteTable(o.out.Out)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Interrupted {
+		return ctx.Err() // context.Canceled: a quiet exit 130, as any interrupted command
+	}
+	if _, _, failed, _ := res.Tally(); failed > 0 {
+		return fmt.Errorf("bench suite: %d scenarios could not run (see the table)", failed)
+	}
+	return nil
+}
+
+// serverFlagDuration returns the value that args give the server's flag
+// name (--name=D, or --name and D as two arguments; the last one wins),
+// or def. The suite judges eviction times by the server's stall timeout.
+func serverFlagDuration(args []string, name string, def time.Duration) time.Duration {
+	d := def
+	for i, a := range args {
+		v, ok := strings.CutPrefix(a, "--"+name+"=")
+		if !ok && a == "--"+name && i+1 < len(args) {
+			v, ok = args[i+1], true
+		}
+		if ok {
+			if p, err := time.ParseDuration(v); err == nil {
+				d = p
+			}
+		}
+	}
+	return d
 }
 
 // parseRate reads a rate in bytes/s: a number with an optional unit, k, M or

@@ -54,13 +54,17 @@ type Channel struct {
 	delay     time.Duration
 	ended     bool
 
-	sleepers   bool          // some watcher waits on wake
-	wake       chan struct{} // closed (and replaced) when visible moves or the channel ends
-	spaceWait  chan struct{} // non-nil while the broadcaster waits for space
-	flushTimer *time.Timer   // publishes batched bytes when a delay is set
-	flushing   bool
-	graceTimer *time.Timer
-	marks      []lagMark // arrival times of stream positions, oldest first
+	sleepers  bool          // some watcher waits on wake
+	wake      chan struct{} // closed (and replaced) when visible moves or the channel ends
+	spaceWait chan struct{} // non-nil while the broadcaster waits for space
+	// blockedSince starts the current congestion episode: the broadcaster
+	// waiting for space, with no gap longer than the stall timeout since
+	// blockedAt, its last wait.
+	blockedSince, blockedAt time.Duration
+	flushTimer              *time.Timer // publishes batched bytes when a delay is set
+	flushing                bool
+	graceTimer              *time.Timer
+	marks                   []lagMark // arrival times of stream positions, oldest first
 
 	// Join points, copied from the writer's media tracker at each commit.
 	streamStart int64 // where the current broadcaster's stream began
@@ -446,7 +450,6 @@ func (c *Channel) reserve(p *Publisher) ([]byte, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var blockedSince time.Duration = -1
 	for {
 		if p.stopped != "" {
 			return nil, &EvictedError{Reason: p.stopped}
@@ -468,14 +471,13 @@ func (c *Channel) reserve(p *Publisher) ([]byte, error) {
 			continue
 		}
 		now := c.since()
-		if blockedSince < 0 {
-			blockedSince = now
+		if now-c.blockedAt > c.cfg.StallTimeout {
+			c.blockedSince = now // a new congestion episode
 		}
-		if now-blockedSince >= c.cfg.StallTimeout {
-			evicted = append(evicted, c.evictStalledLocked(blockedSince, now)...)
-			if c.freeLocked() >= c.minFree() {
-				continue
-			}
+		c.blockedAt = now
+		if out := c.evictStalledLocked(now); len(out) > 0 {
+			evicted = append(evicted, out...)
+			continue
 		}
 		// Wake when a watcher at the tail moves, or to check for stalls.
 		wait := make(chan struct{})
@@ -499,14 +501,19 @@ func (c *Channel) reserve(p *Publisher) ([]byte, error) {
 	return c.buf[start:end], nil
 }
 
-// evictStalledLocked evicts the watchers that hold the ring full and made no
-// progress for the stall timeout since the broadcaster was blocked.
-func (c *Channel) evictStalledLocked(blockedSince, now time.Duration) []*Subscription {
+// evictStalledLocked runs while the ring is full and the broadcaster waits:
+// it evicts the watchers that hold the ring full and made no progress for the
+// stall timeout since the channel became congested. The congestion episode
+// (blockedSince) outlives one wait, so that watchers that stalled together
+// go one right after the other, not one stall timeout each.
+func (c *Channel) evictStalledLocked(now time.Duration) []*Subscription {
 	var out []*Subscription
 	holdBack := int64(len(c.buf) - c.minFree())
 	for i := 0; i < len(c.subs); {
 		s := c.subs[i]
-		if !s.waiting && c.head-s.cursor > holdBack && now-max(s.lastProgress, blockedSince) >= c.cfg.StallTimeout {
+		// An asleep watcher was caught up and has not run since new bytes
+		// came: not stalled, just not scheduled yet.
+		if !s.waiting && !s.asleep && c.head-s.cursor > holdBack && now-max(s.lastProgress, c.blockedSince) >= c.cfg.StallTimeout {
 			s.evictLocked(ReasonStalled) // swaps the last watcher into i
 			out = append(out, s)
 			continue
@@ -562,7 +569,8 @@ type Subscription struct {
 	// Under ch.mu:
 	idx          int // index in ch.subs; -1 once removed
 	cursor       int64
-	lastProgress time.Duration
+	lastProgress time.Duration // last write, or when it last found new bytes after catching up
+	asleep       bool          // caught up and waiting in Next
 	sent         int64
 	skipped      int64
 	err          error
@@ -636,6 +644,7 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 			continue
 		}
 		c.sleepers = true
+		s.asleep = true
 		wake := c.wake
 		c.mu.Unlock()
 		select {
@@ -643,6 +652,9 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		case <-s.quit:
 		}
 		c.mu.Lock()
+		// Caught up until now: its stall clock starts when it runs again.
+		s.asleep = false
+		s.lastProgress = c.since()
 	}
 	start := s.cursor
 	end := min(c.visible, start+int64(limit))

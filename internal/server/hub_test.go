@@ -184,7 +184,7 @@ func TestHubStalledEvicted(t *testing.T) {
 	p.Close()
 	good.wait()
 	if good.sum() != sha256.Sum256(data) {
-		t.Error("reading watcher lost bytes")
+		t.Errorf("reading watcher lost bytes: got %d, ended with %v", good.n, good.err)
 	}
 	_, _, err := stalled.Next(nil, 1)
 	var ev *EvictedError

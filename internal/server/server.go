@@ -20,7 +20,7 @@ const (
 	statusWriteTimeout = 5 * time.Second
 	// maxBatch bounds one writev to a watcher, so the slowest watcher's
 	// progress (and the ring space it frees) is reported often.
-	maxBatch = 1 << 20
+	maxBatch = 256 << 10
 	// maxRejecting bounds connections over MaxConns that are still being
 	// read so that they can be told "busy"; beyond it they are closed at once.
 	maxRejecting = 256
