@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"io"
@@ -349,5 +350,83 @@ func TestLogCertificate(t *testing.T) {
 				t.Errorf("log %q does not match %q", log.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestServeReloadUnderLiveStream: SIGHUP swaps the certificate while a TLS
+// broadcaster and watcher stream; they go on, and new clients see the new
+// certificate.
+func TestServeReloadUnderLiveStream(t *testing.T) {
+	dir := t.TempDir()
+	users := t.TempDir()
+	if err := os.WriteFile(filepath.Join(users, "fier.ini"), []byte("[DEFAULT]\npassword=secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	first, second := certstest.New(t, "127.0.0.1"), certstest.New(t, "127.0.0.1")
+	first.WriteFiles(t, certFile, keyFile)
+	hangups := make(chan os.Signal, 1)
+	addr, log, stop := startServeHangups(t, hangups, "--users", users, "--tls-cert", certFile, "--tls-key", keyFile)
+	roots := certstest.Pool(first, second)
+
+	dialTLS := func(text string) *tls.Conn {
+		t.Helper()
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatalf("TLS dial: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := protocol.WriteFrame(c, text+",ack=1"); err != nil {
+			t.Fatal(err)
+		}
+		if answer, err := protocol.ReadFrame(c, protocol.DefaultMaxText); err != nil || answer != "ok" {
+			t.Fatalf("%s: %q %v", text, answer, err)
+		}
+		c.SetDeadline(time.Time{})
+		return c
+	}
+	b := dialTLS("broadcast,user=fier,user-password=secret,channel=cam")
+	w := dialTLS("watch,user=fier,channel=cam")
+	if got := w.ConnectionState().PeerCertificates[0].SerialNumber; got.Cmp(first.Leaf.SerialNumber) != 0 {
+		t.Fatalf("watcher saw certificate %v, want the first", got)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // broadcasts until the test closes the connection
+		defer wg.Done()
+		chunk := bytes.Repeat([]byte("\x47live"), 1000)
+		for {
+			if _, err := b.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer b.Close()
+	read := func(what string) {
+		t.Helper()
+		w.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(w, make([]byte, 64<<10)); err != nil {
+			t.Fatalf("watcher %s: %v", what, err)
+		}
+	}
+	read("before the reload")
+
+	second.WriteFiles(t, certFile, keyFile)
+	hangups <- syscall.SIGHUP
+	waitLog(t, log, `msg="certificate reloaded"`)
+	read("after the reload")
+	fresh := dialTLS("watch,user=fier,channel=cam")
+	if got := fresh.ConnectionState().PeerCertificates[0].SerialNumber; got.Cmp(second.Leaf.SerialNumber) != 0 {
+		t.Fatalf("new client saw certificate %v, want the second", got)
+	}
+	fresh.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(fresh, make([]byte, 4096)); err != nil {
+		t.Fatalf("new watcher: %v", err)
+	}
+	b.Close()
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit %d, want 0", code)
 	}
 }
