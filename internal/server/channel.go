@@ -2,12 +2,12 @@ package server
 
 import (
 	"io"
-
-	"github.com/fstream/fstream/internal/media"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fstream/fstream/internal/media"
 )
 
 const (
@@ -29,8 +29,10 @@ const (
 // so a byte is never copied per watcher in user space.
 //
 // Positions are absolute stream offsets; byte pos lives at buf[pos%len(buf)].
-// Invariants (under mu): tail <= every cursor, cursor <= head, and
-// visible <= head. Bytes in [tail, head) are retained; [head, tail+len(buf))
+// Invariants (under mu): tail <= every cursor (but those of watchers
+// waiting for a keyframe once the format is known: they start at a retained
+// join point), cursor <= head (or a future chunk start, for bufsize joins),
+// and visible <= head. Bytes in [tail, head) are retained; [head, tail+len(buf))
 // is free space that only the current broadcaster writes, outside the lock,
 // before it publishes them by moving head.
 type Channel struct {
@@ -626,10 +628,14 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 			c.jumpLocked(s)
 		}
 		if !s.waiting && (len(s.prefix) > 0 || s.cursor < c.visible) {
-			if c.cfg.MaxLag <= 0 || len(s.prefix) > 0 || s.cursor >= c.visible {
+			if c.cfg.MaxLag <= 0 {
 				break
 			}
-			due := max(c.arrivalLocked(s.cursor), s.lagFrom) + c.cfg.MaxLag
+			oldest := c.since() // only join bytes to send: they are due now
+			if s.cursor < c.visible {
+				oldest = c.arrivalLocked(s.cursor)
+			}
+			due := max(oldest, s.lagFrom) + c.cfg.MaxLag
 			if c.since() <= due {
 				deadline = c.epoch.Add(due)
 				break

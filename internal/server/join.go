@@ -162,6 +162,7 @@ func (c *Channel) placeLocked(s *Subscription, policy JoinPolicy) {
 		// Nothing sent yet: from the first byte is a clean start.
 	case policy == JoinGOP && c.joinUsableLocked():
 		s.cursor, s.prefix = c.join.Pos, c.join.Prefix
+		s.lagFrom = c.since() // the GOP is old by design, not lag
 	default:
 		s.waiting = true
 		s.waitSeq = c.joinSeq
@@ -180,6 +181,7 @@ func (c *Channel) resolveWaitLocked(s *Subscription) {
 	case c.joinSeq > s.waitSeq && c.joinUsableLocked():
 		s.waiting = false
 		s.cursor, s.prefix = c.join.Pos, c.join.Prefix
+		s.lagFrom = c.since()
 	}
 }
 
