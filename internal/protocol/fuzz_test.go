@@ -136,3 +136,18 @@ func TestDelayRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAckRequested: the scan of a handshake that could not be parsed never
+// panics, and agrees with ParseRequest on text that parses.
+func FuzzAckRequested(f *testing.F) {
+	for _, s := range []string{"watch,ack=1,user=x", "watch,user=x,ack=0", "broadcast,ack=1", ",", "", "ack=1", "watch,ack=1,pad=xx"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, text string, truncated bool) {
+		got := AckRequested([]byte(text), truncated)
+		if req, err := ParseRequest(text); err == nil && !truncated && got != req.Ack {
+			t.Fatalf("AckRequested(%q) = %v, ParseRequest says ack=%v", text, got, req.Ack)
+		}
+	})
+}
