@@ -415,8 +415,8 @@ func logUsers(logger *slog.Logger, users *auth.Dir, path string) {
 	case len(names) == 0:
 		// No backslash in the hint: both log formats would double it and
 		// break the command for whoever copies it.
-		logger.Info(fmt.Sprintf("no users yet: add one with `{ echo '[DEFAULT]'; echo 'password=...'; } > %s`",
-			filepath.Join(path, "NAME.ini")), "users", path)
+		logger.Info(fmt.Sprintf("no users yet: add one with `fstream user add NAME --users %s` (or `{ echo '[DEFAULT]'; echo 'password=...'; } > %s`)",
+			path, filepath.Join(path, "NAME.ini")), "users", path)
 	default:
 		logger.Info("users", "count", len(names))
 	}

@@ -182,7 +182,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	if code := stop(); code != exitOK {
 		t.Fatalf("exit %d after a signal, want 0; log:\n%s", code, log)
 	}
-	if want := "no users yet: add one with `{ echo '[DEFAULT]'; echo 'password=...'; } > " + filepath.Join(users, "NAME.ini") + "`"; !strings.Contains(log.String(), want) {
+	if want := "no users yet: add one with `fstream user add NAME --users " + users + "` (or `{ echo '[DEFAULT]'; echo 'password=...'; } > " + filepath.Join(users, "NAME.ini") + "`)"; !strings.Contains(log.String(), want) {
 		t.Errorf("log has no hint %q:\n%s", want, log)
 	}
 }
