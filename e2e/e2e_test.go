@@ -79,6 +79,7 @@ func serve(t *testing.T, extra ...string) *server {
 	os.WriteFile(filepath.Join(users, "fier.ini"), []byte("[DEFAULT]\npassword=123\n"), 0o600)
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--users", users, "--broadcaster-grace", "0s"}, extra...)
 	cmd := exec.Command(fstreamBin, args...)
+	dieWithTest(cmd)
 	stderr, _ := cmd.StderrPipe()
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
