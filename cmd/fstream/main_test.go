@@ -66,23 +66,28 @@ func startFake(t *testing.T, handle func(c net.Conn, req protocol.Request)) stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveFake(t, ln, handle, false)
+}
+
+// serveFake accepts on ln until the test ends. quietReadErrors is for TLS
+// fakes, whose clients may refuse the certificate before any handshake.
+func serveFake(t *testing.T, ln net.Listener, handle func(c net.Conn, req protocol.Request), quietReadErrors bool) string {
+	t.Helper()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(10 * time.Second))
 				text, err := protocol.ReadFrame(c, protocol.DefaultMaxText)
 				if err != nil {
-					t.Errorf("fake server: %v", err)
+					if !quietReadErrors {
+						t.Errorf("fake server: %v", err)
+					}
 					return
 				}
 				req, err := protocol.ParseRequest(text)
@@ -91,9 +96,9 @@ func startFake(t *testing.T, handle func(c net.Conn, req protocol.Request)) stri
 					return
 				}
 				handle(c, req)
-			}()
+			})
 		}
-	}()
+	})
 	t.Cleanup(func() {
 		ln.Close()
 		wg.Wait()

@@ -49,35 +49,7 @@ func startFakeTLS(t *testing.T, tc *testCert, handle func(c net.Conn, req protoc
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tc.cert}})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				text, err := protocol.ReadFrame(c, protocol.DefaultMaxText)
-				if err != nil {
-					return // the client refused the certificate
-				}
-				req, err := protocol.ParseRequest(text)
-				if err != nil {
-					t.Errorf("fake server: %q: %v", text, err)
-					return
-				}
-				handle(c, req)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return serveFake(t, tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{tc.cert}}), handle, true)
 }
 
 func TestRunWatchTLS(t *testing.T) {
