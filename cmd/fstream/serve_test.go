@@ -425,7 +425,11 @@ func TestServeReloadUnderLiveStream(t *testing.T) {
 	if _, err := io.ReadFull(fresh, make([]byte, 4096)); err != nil {
 		t.Fatalf("new watcher: %v", err)
 	}
+	// Watchers that stop reading would hold a graceful shutdown for its
+	// whole timeout.
 	b.Close()
+	w.Close()
+	fresh.Close()
 	if code := stop(); code != exitOK {
 		t.Fatalf("exit %d, want 0", code)
 	}
