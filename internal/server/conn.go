@@ -75,7 +75,11 @@ func (c *conn) serve() {
 	c.raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	plain, err := c.negotiateTLS()
 	if err != nil {
-		c.reject(protocol.Request{}, false, err)
+		// A TLS client on a plain server is answered in the plain
+		// protocol: its TLS library then fails with "first record does not
+		// look like a TLS handshake", which our client explains.
+		var r *refusal
+		c.reject(protocol.Request{}, errors.As(err, &r), err)
 		return
 	}
 	req, ack, err := c.readRequest()
@@ -113,14 +117,8 @@ func (c *conn) negotiateTLS() (plain bool, err error) {
 		return true, nil
 	}
 	if s.cfg.TLS == nil {
-		// Answer in the plain protocol: a TLS client then fails with
-		// "first record does not look like a TLS handshake", which our
-		// client turns into a clear message.
-		c.raw.SetWriteDeadline(time.Now().Add(statusWriteTimeout))
-		st := protocol.Status{Reason: protocol.ReasonBadRequest, Message: "this server does not speak TLS; connect without tls://"}
-		protocol.WriteFrame(c.raw, st.Text())
-		s.countHandshake(string(protocol.ReasonBadRequest))
-		return false, errors.New("TLS client on a plain-only server")
+		return false, refuse(protocol.ReasonBadRequest, "this server does not speak TLS; connect without tls://",
+			errors.New("TLS client on a plain-only server"))
 	}
 	tc := tls.Server(&prefixConn{Conn: c.raw, prefix: b[:]}, s.cfg.TLS)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
