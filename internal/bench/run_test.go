@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fstream/fstream/internal/bench/benchtest"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -43,7 +44,7 @@ func TestBaseline(t *testing.T) {
 
 // TestRaw drives the in-test broker, watchers joining mid-stream.
 func TestRaw(t *testing.T) {
-	addr := startBroker(t, &fanout{})
+	addr := startBroker(t, &benchtest.Fanout{})
 	res, err := run(t, Options{Raw: true, Addr: addr, Watchers: 3, Size: 1000, Duration: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -72,7 +73,7 @@ func TestRawDetectsDamage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var damaged atomic.Bool
-			addr := startBroker(t, &fanout{mutate: func(off int64, b []byte) []byte {
+			addr := startBroker(t, &benchtest.Fanout{Mutate: func(off int64, b []byte) []byte {
 				if off >= at && !damaged.Load() {
 					damaged.Store(true)
 					return tt.damage(b)
@@ -135,7 +136,7 @@ func TestChildServerFailsToStart(t *testing.T) {
 // that never evicts: the stalled and slow ones are held, and the run ends
 // cleanly.
 func TestStalledAndSlowWatchers(t *testing.T) {
-	addr := startBroker(t, &fanout{})
+	addr := startBroker(t, &benchtest.Fanout{})
 	res, err := run(t, Options{Raw: true, Addr: addr, Watchers: 1, Stalled: 1, Slow: 1, SlowRate: 100 << 10,
 		Size: 1000, Rate: 50 << 10, Duration: 300 * time.Millisecond})
 	if err != nil {
@@ -153,7 +154,7 @@ func TestStalledAndSlowWatchers(t *testing.T) {
 // each one 100 ms after it joined: each eviction is counted, none fails the
 // run. The stalled watcher learns of it without reading.
 func TestEvictions(t *testing.T) {
-	addr := startBroker(t, &fanout{kick: 100 * time.Millisecond})
+	addr := startBroker(t, &benchtest.Fanout{Kick: 100 * time.Millisecond})
 	res, err := run(t, Options{Raw: true, Addr: addr, Watchers: 2, Stalled: 1, Slow: 1, SlowRate: 100 << 10,
 		Size: 1000, Rate: 100 << 10, Warmup: 10 * time.Millisecond, Duration: time.Second})
 	if err != nil {
