@@ -326,9 +326,9 @@ func (r *runner) newResult() *Result {
 		mode = "raw"
 	}
 	res := &Result{
-		Mode: mode, Addr: o.Addr, ChildServer: o.Addr == "" && !o.Baseline,
+		Mode: mode, Addr: o.Addr, ChildServer: o.Addr == "" && !o.Baseline, TLS: o.TLS != nil,
 		Channels: o.Channels, Watchers: o.Watchers, Stalled: o.Stalled, Slow: o.Slow,
-		Size: o.Size, Rate: o.Rate,
+		Size: o.Size, Batch: o.Batch, Rate: o.Rate,
 		WarmupSeconds: o.Warmup.Seconds(),
 	}
 	if o.Slow > 0 {

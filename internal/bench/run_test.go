@@ -2,12 +2,14 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fstream/fstream/internal/bench/benchtest"
+	"github.com/fstream/fstream/internal/client"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -18,6 +20,8 @@ func TestBaseline(t *testing.T) {
 	}{
 		{"full speed", Options{Channels: 2, Watchers: 2, Size: 32 << 10}},
 		{"paced, odd size", Options{Watchers: 3, Size: 1000, Rate: 2 << 20}},
+		{"one record per write", Options{Watchers: 2, Size: 1000, Batch: 1000}},
+		{"batch not a multiple of the size", Options{Watchers: 2, Size: 1000, Batch: 64<<10 + 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +116,43 @@ func TestChildServer(t *testing.T) {
 	}
 	if h := res.Handshakes; h == nil || h.Count != 40 || h.Failed != 0 {
 		t.Errorf("handshakes %+v, want 40 without failure", h)
+	}
+}
+
+// TestChildServerTLS runs the relay path with every client over TLS: the
+// child gets a throwaway certificate and serves TLS only, so a clean run
+// shows that every connection was encrypted and verified.
+func TestChildServerTLS(t *testing.T) {
+	cmd := fakeServerCmd(t)
+	res, err := run(t, Options{ServerCmd: cmd, TLS: &tls.Config{}, Watchers: 3, Size: 4096, Rate: 4 << 20,
+		Duration: 300 * time.Millisecond, Handshakes: 20})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkClean(t, res)
+	if !res.TLS {
+		t.Error("result does not say TLS")
+	}
+	if h := res.Handshakes; h == nil || h.Count != 20 || h.Failed != 0 {
+		t.Errorf("handshakes over TLS %+v, want 20 without failure", h)
+	}
+}
+
+// TestTLSToPlainServer fails the run: the server does not speak TLS.
+func TestTLSToPlainServer(t *testing.T) {
+	cmd := fakeServerCmd(t)
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := startSubprocess(t.Context(), "server", addr, append(cmd, "--listen", addr, "--users", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.stop(context.Background()) }()
+	_, err = run(t, Options{Addr: addr, User: "u", Password: "p", TLS: &tls.Config{}, Watchers: 1, Duration: time.Second})
+	if !errors.Is(err, client.ErrTLSHandshake) && !errors.Is(err, client.ErrNotTLS) {
+		t.Errorf("Run: %v, want a failed TLS handshake", err)
 	}
 }
 
@@ -211,6 +252,10 @@ func TestOptionsInvalid(t *testing.T) {
 		{"address without user", Options{Addr: "127.0.0.1:1", Watchers: 1}},
 		{"pid without address", Options{ServerCmd: []string{"x"}, ServerPID: 1, Watchers: 1}},
 		{"negative rate", Options{Baseline: true, Watchers: 1, Rate: -1}},
+		{"negative batch", Options{Baseline: true, Watchers: 1, Batch: -1}},
+		{"batch too large", Options{Baseline: true, Watchers: 1, Batch: MaxSize + 1}},
+		{"baseline over TLS", Options{Baseline: true, Watchers: 1, TLS: &tls.Config{}}},
+		{"raw over TLS", Options{Raw: true, Addr: "127.0.0.1:1", Watchers: 1, TLS: &tls.Config{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -111,13 +111,15 @@ func (p *subprocess) usage() (procUsage, error) { return usageOf(p.pid()) }
 // or by that SIGTERM. It may be called more than once.
 func (p *subprocess) stop(ctx context.Context) error {
 	p.stopOnce.Do(func() {
+		start := time.Now()
 		_ = p.cmd.Process.Signal(syscall.SIGTERM) // fails only if it is gone
 		select {
 		case <-p.exited:
 		case <-ctx.Done():
 			_ = p.cmd.Process.Kill() // fails only if it is gone
 			<-p.exited
-			p.stopErr = fmt.Errorf("%s killed: no exit %v after SIGTERM%s", p.name, subprocessStopTimeout, p.outputText())
+			p.stopErr = fmt.Errorf("%s killed: still running %v after SIGTERM%s",
+				p.name, time.Since(start).Round(time.Millisecond), p.outputText())
 			return
 		}
 		if ps := p.cmd.ProcessState; ps != nil {

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fstream/fstream/internal/protocol"
@@ -18,7 +20,7 @@ import (
 // serve is "fstream serve" reduced to what the bench needs: --listen,
 // --users (plaintext passwords), --tls-cert and --tls-key (then TLS only),
 // handshakes with acks, one Fanout per channel. --refuse-watchers answers
-// every watcher "busy". The flags that lift a real server's limits are
+// every watcher "busy"; --ignore-sigterm makes it outlive a SIGTERM. The flags that lift a real server's limits are
 // accepted and ignored; lenient also accepts, and ignores, those of the
 // suite's slow-watcher scenario. It runs until killed.
 func serve(args []string, lenient bool) int {
@@ -28,6 +30,7 @@ func serve(args []string, lenient bool) int {
 	certFile := fs.String("tls-cert", "", "")
 	keyFile := fs.String("tls-key", "", "")
 	refuse := fs.Bool("refuse-watchers", false, "")
+	ignoreTerm := fs.Bool("ignore-sigterm", false, "")
 	for _, name := range []string{"max-conns", "max-conns-per-ip", "max-channels", "max-watchers-per-channel", "log-level"} {
 		fs.String(name, "", "ignored")
 	}
@@ -41,6 +44,9 @@ func serve(args []string, lenient bool) int {
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
+	}
+	if *ignoreTerm {
+		signal.Ignore(syscall.SIGTERM) // so that only a kill stops it
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
