@@ -431,3 +431,33 @@ func TestSuiteTableSkipped(t *testing.T) {
 		}
 	}
 }
+
+// TestSuiteErr judges fixed results with and without strict.
+func TestSuiteErr(t *testing.T) {
+	pass := ScenarioResult{ID: 1, Metrics: finish(measured("x", UnitCount, 0).want(Equal, 0, ""))}
+	fail := ScenarioResult{ID: 2, Metrics: finish(measured("x", UnitCount, 1).want(Equal, 0, ""))}
+	reported := ScenarioResult{ID: 3, Metrics: finish(measured("x", UnitCount, 1))}
+	broken := ScenarioResult{ID: 4, Error: "server did not start"}
+	skipped := ScenarioResult{ID: 9, Skipped: "skipped: ncat not installed"}
+	tests := []struct {
+		name      string
+		scenarios []ScenarioResult
+		strict    bool
+		want      error
+	}{
+		{"all pass", []ScenarioResult{pass, reported, skipped}, false, nil},
+		{"all pass, strict", []ScenarioResult{pass, reported, skipped}, true, nil},
+		{"a FAIL", []ScenarioResult{pass, fail}, false, nil},
+		{"a FAIL, strict", []ScenarioResult{pass, fail}, true, ErrTargetFailed},
+		{"a scenario did not run", []ScenarioResult{pass, broken}, false, ErrScenarioFailed},
+		{"both, strict", []ScenarioResult{fail, broken}, true, ErrScenarioFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := (&SuiteResult{Scenarios: tt.scenarios}).Err(tt.strict)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Err(%v) = %v, want %v", tt.strict, err, tt.want)
+			}
+		})
+	}
+}

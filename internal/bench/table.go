@@ -29,10 +29,10 @@ const maxCell = 48
 func (s *SuiteResult) WriteTable(w io.Writer) error {
 	m := s.Machine
 	var b strings.Builder
-	fmt.Fprintf(&b, "fstream bench --suite   %s\n", s.Started.Format("2006-01-02 15:04:05 MST"))
+	fmt.Fprintf(&b, "fstream performance suite   %s\n", s.Started.Format("2006-01-02 15:04:05 MST"))
 	fmt.Fprintf(&b, "machine  %s, %s; %s; %s\n", m.CPU, plural(m.Cores, "core"), m.Kernel, m.Go)
 	fmt.Fprintf(&b, "runs     %v measured windows unless a note says otherwise, each run against its own child server;\n"+
-		"         baselines are measured in this suite run; targets are thresholds to watch, not assertions\n\n",
+		"         baselines are measured in this suite run; with --strict a FAIL fails the suite\n\n",
 		time.Duration(s.DurationSeconds*float64(time.Second)))
 
 	var table strings.Builder
