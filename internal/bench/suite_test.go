@@ -115,7 +115,7 @@ func goodRuns() runs {
 		"9.ncat":  {Mode: "raw", Egress: Throughput{BytesPerSec: 1.1e9}, Server: server(0)},
 		"10.tls":  {Mode: "relay", Egress: Throughput{BytesPerSec: 1.0e9}, Server: server(20 << 10)},
 	}
-	r["10.tls"].Server.CPUPerGB = 0.3
+	r["10.tls"].Server.CPUPerGB = 0.25
 	r["6.stalled"].Evicted.Stalled = EvictedKind{Count: 4, Of: 4, MinSeconds: 1.1, MaxSeconds: 1.3}
 	return r
 }
@@ -178,7 +178,7 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"regular watcher slowed", "7.slowest regular watcher", nil, func(r runs) { r["7.relay"].PerWatcher.Min = 500_000 }},
 		{"slow watcher kept", "7.slow watcher evicted", nil, func(r runs) { r["7.relay"].Evicted.Slow = EvictedKind{Of: 1} }},
 		{"handshakes failed", "8.failed handshakes", nil, func(r runs) { r["8.relay"].Handshakes.Failed = 3 }},
-		{"TLS costs over 4× plain", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server.CPUPerGB = 0.41 }},
+		{"TLS costs over 3× plain", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server.CPUPerGB = 0.31 }},
 		{"TLS without server stats", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server = nil }},
 		{"TLS stream damaged", "10.integrity", nil, func(r runs) { r["10.tls"].Corrupt = 1 }},
 	}
@@ -242,7 +242,7 @@ func TestTLSScenarioWithoutScenario1(t *testing.T) {
 	if len(ms) != 3 || ms[0].Ratio != 0 || ms[0].Text != "8.00 Gbit/s" {
 		t.Fatalf("metrics %+v, want egress without a ratio first", ms)
 	}
-	if cpu := ms[1]; cpu.Verdict != Fail || cpu.Text != "0.300 s/GB (0.50 cores)" {
+	if cpu := ms[1]; cpu.Verdict != Fail || cpu.Text != "0.250 s/GB (0.50 cores)" {
 		t.Errorf("CPU without a plain run: %+v, want its value and FAIL", cpu)
 	}
 }
