@@ -28,6 +28,7 @@ const (
 	UnitBytes     Unit = "bytes"
 	UnitCPUPerGB  Unit = "cpu s/GB"
 	UnitPerSecond Unit = "1/s"
+	UnitPerCPU    Unit = "B/cpu s" // bytes per CPU-second
 )
 
 func (u Unit) format(v float64) string {
@@ -47,6 +48,8 @@ func (u Unit) format(v float64) string {
 		return mibText(v)
 	case UnitCPUPerGB:
 		return fmt.Sprintf("%.3f s/GB", v)
+	case UnitPerCPU:
+		return fmt.Sprintf("%.2f GB/CPU-s", v/1e9)
 	case UnitPerSecond:
 		return fmt.Sprintf("%.0f/s", v)
 	}
@@ -206,6 +209,21 @@ func cpuPerGB(r *Result) Metric {
 		return missing("server CPU", UnitCPUPerGB, "not measured")
 	}
 	return measured("server CPU", UnitCPUPerGB, s.CPUPerGB).shown("%.3f s/GB (%.2f cores)", s.CPUPerGB, s.Cores)
+}
+
+// perCPU is the egress per CPU-second of the bench and the server
+// together: what the machine delivers for the processor time it spends,
+// which, unlike a rate, does not depend on the share of a busy machine's
+// cores the run got.
+func perCPU(name string, r *Result) Metric {
+	cpu := r.BenchCPUSeconds
+	if r.Server != nil {
+		cpu += r.Server.CPUSeconds
+	}
+	if cpu <= 0 {
+		return missing(name, UnitPerCPU, "not measured")
+	}
+	return measured(name, UnitPerCPU, float64(r.Egress.Bytes)/cpu)
 }
 
 func rssPerWatcher(r *Result) Metric {

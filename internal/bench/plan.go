@@ -72,11 +72,14 @@ func (o *SuiteOptions) wide() scenario {
 		title: fmt.Sprintf("%d watchers, full speed", o.Counts.Wide),
 		runs:  o.pair(Options{Watchers: o.Counts.Wide}),
 		notes: []string{fmt.Sprintf("writers send up to %d KiB per write, as the relay does to each watcher, so that the baseline "+
-			"makes the relay's system calls and compares its copies", RelayBatch>>10)},
+			"makes the relay's system calls and compares its copies", RelayBatch>>10),
+			"egress per CPU-second counts the bench's and the server's processor time: on a busy machine a rate depends on the " +
+				"share of the cores a run gets (two processes get more than one), that ratio does not"},
 		eval: func(r runs) []Metric {
 			rel, base := r[key(1, "relay")], r[key(1, "baseline")]
 			return finish(
 				measured("aggregate egress", UnitBitRate, rel.Egress.BytesPerSec).vs(base.Egress.BytesPerSec, "").wantRatio(AtLeast, 0.8),
+				perCPU("egress per CPU-second", rel).vs(perCPU("", base).Value, ""),
 				cpuPerGB(rel),
 				integrity("integrity", rel),
 			)
@@ -93,6 +96,7 @@ func (o *SuiteOptions) single() scenario {
 			rel, base := r[key(2, "relay")], r[key(2, "baseline")]
 			return finish(
 				measured("egress", UnitBitRate, rel.Egress.BytesPerSec).vs(base.Egress.BytesPerSec, "").wantRatio(AtLeast, 0.45),
+				perCPU("egress per CPU-second", rel).vs(perCPU("", base).Value, ""),
 				cpuPerGB(rel),
 				integrity("integrity", rel),
 			)
@@ -325,7 +329,8 @@ func (o *SuiteOptions) overTLS() scenario {
 					cpu = cpu.vs(plain.Server.CPUPerGB, "")
 				}
 			}
-			return finish(egress, cpu.wantRatio(AtMost, tlsCPULimit), integrity("integrity", tl))
+			return finish(egress, cpu.wantRatio(AtMost, tlsCPULimit), integrity("integrity", tl),
+				evicted("evicted", tl.Evicted.Regular.Count))
 		},
 	}
 }

@@ -14,6 +14,19 @@ import (
 	"time"
 )
 
+func TestPerCPU(t *testing.T) {
+	r := &Result{Egress: Throughput{Bytes: 3e9}, BenchCPUSeconds: 1, Server: &ServerStats{CPUSeconds: 0.5}}
+	base := &Result{Egress: Throughput{Bytes: 2e9}, BenchCPUSeconds: 1}
+	m := perCPU("per CPU", r).vs(perCPU("", base).Value, "")
+	m.evaluate()
+	if m.Value != 2e9 || m.Text != "2.00 GB/CPU-s" || m.Ratio != 1 || m.Verdict != "" {
+		t.Errorf("perCPU: %+v, want 2 GB per CPU-second, ratio 1, reported", m)
+	}
+	if m := perCPU("per CPU", &Result{Egress: Throughput{Bytes: 1}}); !m.Missing {
+		t.Errorf("perCPU without CPU time: %+v, want missing", m)
+	}
+}
+
 func TestTargetMet(t *testing.T) {
 	tests := []struct {
 		op    Op
@@ -181,6 +194,7 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"TLS costs over 3× plain", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server.CPUPerGB = 0.31 }},
 		{"TLS without server stats", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server = nil }},
 		{"TLS stream damaged", "10.integrity", nil, func(r runs) { r["10.tls"].Corrupt = 1 }},
+		{"TLS watcher evicted", "10.evicted", nil, func(r runs) { r["10.tls"].Evicted.Regular.Count = 1 }},
 	}
 	if canTellPeerGone {
 		tests = append(tests,
@@ -239,7 +253,7 @@ func TestTLSScenarioWithoutScenario1(t *testing.T) {
 	r := goodRuns()
 	delete(r, "1.relay")
 	ms := o.overTLS().eval(r)
-	if len(ms) != 3 || ms[0].Ratio != 0 || ms[0].Text != "8.00 Gbit/s" {
+	if len(ms) != 4 || ms[0].Ratio != 0 || ms[0].Text != "8.00 Gbit/s" {
 		t.Fatalf("metrics %+v, want egress without a ratio first", ms)
 	}
 	if cpu := ms[1]; cpu.Verdict != Fail || cpu.Text != "0.250 s/GB (0.50 cores)" {
