@@ -191,7 +191,7 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"regular watcher slowed", "7.slowest regular watcher", nil, func(r runs) { r["7.relay"].PerWatcher.Min = 500_000 }},
 		{"slow watcher kept", "7.slow watcher evicted", nil, func(r runs) { r["7.relay"].Evicted.Slow = EvictedKind{Of: 1} }},
 		{"handshakes failed", "8.failed handshakes", nil, func(r runs) { r["8.relay"].Handshakes.Failed = 3 }},
-		{"TLS costs over 3× plain", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server.CPUPerGB = 0.31 }},
+		{"TLS costs over 4× plain", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server.CPUPerGB = 0.41 }},
 		{"TLS without server stats", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server = nil }},
 		{"TLS stream damaged", "10.integrity", nil, func(r runs) { r["10.tls"].Corrupt = 1 }},
 		{"TLS watcher evicted", "10.evicted", nil, func(r runs) { r["10.tls"].Evicted.Regular.Count = 1 }},
