@@ -120,7 +120,7 @@ func TestBenchTLS(t *testing.T) {
 	}
 	addr, log, stop := startServe(t, "--users", users, "--tls-cert", certFile, "--tls-key", keyFile)
 
-	load := []string{"--user", "fier", "--user-password", "secret", "--watchers", "2", "--size", "4096", "--rate", "4M",
+	load := []string{"--user", "fier", "--user-password", "secret", "--watchers", "2", "--size", "4096", "--rate", "2M",
 		"--duration", "300ms", "--handshakes", "10"}
 	code, stdout, stderr := runIn(t.Context(), append([]string{"bench", addr, "--tls-ca", caFile}, load...), nil, nil)
 	if code != exitOK {
