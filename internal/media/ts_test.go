@@ -230,8 +230,10 @@ func TestTSPrefixChanges(t *testing.T) {
 	b.pat(0x100)
 	b.pmt(0x100, 0x1b, 0x101)
 	b.pes(0x101, true, h264AU(true))
+	n := len(b.out)
 	b.pat(0x100) // a repetition: same tables, next continuity counter
 	b.pmt(0x100, 0x1b, 0x101)
+	repeated := bytes.Clone(b.out[n:])
 	b.pes(0x101, true, h264AU(true))
 	cut := len(b.out)
 	b.pat(0x100)
@@ -247,8 +249,8 @@ func TestTSPrefixChanges(t *testing.T) {
 	if first.Seq != 2 || last.Seq != 3 {
 		t.Fatalf("Seq %d then %d, want 2 then 3", first.Seq, last.Seq)
 	}
-	if !bytes.Equal(first.Prefix, old) || !bytes.Equal(old, b.out[:376]) {
-		t.Fatalf("first prefix changed or wrong")
+	if !bytes.Equal(first.Prefix, old) || !bytes.Equal(old, repeated) {
+		t.Fatalf("first prefix changed or is not the repeated PAT and PMT")
 	}
 	if !bytes.Equal(last.Prefix[188:], newPMT) {
 		t.Fatalf("last prefix does not hold the new PMT")
