@@ -399,7 +399,7 @@ func TestDetectLimit(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, c := range []TrackerConfig{{DetectLimit: -1}, {MaxParamSetBytes: -1}} {
+	for _, c := range []TrackerConfig{{DetectLimit: -1}, {MaxParamSetBytes: -1}, {JoinInterval: -time.Second}} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
