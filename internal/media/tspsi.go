@@ -10,8 +10,9 @@ const (
 
 // psiSection returns the offset in the packet and the length of the complete
 // section with the given table id that starts in payload (at packet offset
-// off), or n == 0 if there is none: sections spanning packets, stale
-// (current_next_indicator 0) or corrupt (CRC) ones are ignored.
+// off), or n == 0 if there is none: sections spanning packets and stale
+// (current_next_indicator 0) ones are ignored. The caller checks the CRC
+// (newSection) unless the section repeats the cached one.
 func psiSection(off int, payload []byte, tableID byte) (secOff, n int) {
 	if len(payload) < 1 {
 		return 0, 0
@@ -29,10 +30,20 @@ func psiSection(off int, payload []byte, tableID byte) (secOff, n int) {
 		return 0, 0
 	}
 	sec = sec[:n]
-	if sec[5]&1 == 0 || crc32MPEG(sec) != 0 {
+	if sec[5]&1 == 0 {
 		return 0, 0
 	}
 	return off + 1 + ptr, n
+}
+
+// newSection reports whether sec is an intact section that differs from the
+// cached one. Tables repeat about ten times a second, unchanged but for the
+// packet's continuity_counter: comparing them costs less than their CRC.
+func newSection(sec []byte, cachedOK bool, cached []byte) bool {
+	if cachedOK && bytes.Equal(sec, cached) {
+		return false
+	}
+	return crc32MPEG(sec) == 0
 }
 
 // parsePAT takes the PMT PID of the first program.
@@ -42,6 +53,9 @@ func (t *tsParser) parsePAT(pk []byte, off int, payload []byte) {
 		return
 	}
 	sec := pk[so : so+n]
+	if !newSection(sec, t.patOK, t.patSec) {
+		return
+	}
 	pmt := -1
 	for i := 8; i+4 <= n-4; i += 4 {
 		if sec[i] != 0 || sec[i+1] != 0 { // program_number 0 is the NIT
@@ -58,7 +72,7 @@ func (t *tsParser) parsePAT(pk []byte, off int, payload []byte) {
 		t.setStream(-1, 0, esType{})
 		t.setAudio(-1, esType{})
 	}
-	t.patSec = cacheSection(&t.pat, pk, so, n, t.patOK, t.patSec, &t.tablesGen)
+	t.patSec = cacheSection(&t.pat, pk, so, n, &t.tablesGen)
 	t.patOK = true
 }
 
@@ -70,6 +84,9 @@ func (t *tsParser) parsePMT(pk []byte, off int, payload []byte) {
 		return
 	}
 	sec := pk[so : so+n]
+	if !newSection(sec, t.pmtOK, t.pmtSec) {
+		return
+	}
 	end := n - 4 // CRC_32
 	pid, st, es := -1, byte(0), esType{}
 	apid, audio := -1, esType{}
@@ -95,16 +112,13 @@ func (t *tsParser) parsePMT(pk []byte, off int, payload []byte) {
 	if apid != t.audioPID || audio != t.audio {
 		t.setAudio(apid, audio)
 	}
-	t.pmtSec = cacheSection(&t.pmt, pk, so, n, t.pmtOK, t.pmtSec, &t.tablesGen)
+	t.pmtSec = cacheSection(&t.pmt, pk, so, n, &t.tablesGen)
 	t.pmtOK = true
 }
 
-// cacheSection copies packet pk into dst unless the cached section is the
-// same, and returns the section inside dst. A change bumps *gen.
-func cacheSection(dst *[tsPacketSize]byte, pk []byte, so, n int, ok bool, old []byte, gen *uint64) []byte {
-	if ok && bytes.Equal(old, pk[so:so+n]) {
-		return old
-	}
+// cacheSection copies packet pk, whose section is new, into dst and returns
+// the section inside dst. It bumps *gen, the version of the tables.
+func cacheSection(dst *[tsPacketSize]byte, pk []byte, so, n int, gen *uint64) []byte {
 	copy(dst[:], pk)
 	*gen++
 	return dst[so : so+n]
