@@ -106,7 +106,9 @@ func (t *Tracker) JoinPoint() (JoinPoint, bool) {
 // parses the stream from its first byte. Its Pos is never before RetainFrom,
 // so a relay that keeps what RetainFrom asks still has its bytes; it is
 // false for Annex B while the access unit is longer than the keyframe lead
-// bound (try again after the next Write), and for generic streams.
+// bound (try again after the next Write), and for generic streams. It is
+// cheap enough to call after every Write: it allocates only for a PAT/PMT
+// counter pair or a partial set of parameter sets it has not built yet.
 func (t *Tracker) FallbackPoint() (JoinPoint, bool) {
 	switch t.format {
 	case FormatMPEGTS:
