@@ -107,8 +107,9 @@ func (t *Tracker) JoinPoint() (JoinPoint, bool) {
 // so a relay that keeps what RetainFrom asks still has its bytes; it is
 // false for Annex B while the access unit is longer than the keyframe lead
 // bound (try again after the next Write), and for generic streams. It is
-// cheap enough to call after every Write: it allocates only for a PAT/PMT
-// counter pair or a partial set of parameter sets it has not built yet.
+// cheap enough to call after every Write: it allocates only to build the
+// prefix for a PAT/PMT counter pair not seen before, and while an Annex B
+// stream's cached parameter sets are incomplete.
 func (t *Tracker) FallbackPoint() (JoinPoint, bool) {
 	switch t.format {
 	case FormatMPEGTS:
