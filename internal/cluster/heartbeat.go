@@ -1,0 +1,199 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The heartbeat rewrites every record this node owns every TTL/3: its node
+// record, its channel entries and its pull records. The directory bucket's
+// MaxAge is the TTL, so the records of a node that stops writing (killed,
+// or cut from NATS) are removed by NATS itself within the TTL, and the
+// limit markers NATS leaves tell every watcher.
+
+// heartbeatLoop runs until Close.
+func (n *Node) heartbeatLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		case <-n.beatNow:
+		}
+		n.beat()
+	}
+}
+
+// kickHeartbeat asks for a beat at once (after a reconnect).
+func (n *Node) kickHeartbeat() {
+	select {
+	case n.beatNow <- struct{}{}:
+	default:
+	}
+}
+
+// beat writes every owned record once and records whether it worked.
+func (n *Node) beat() {
+	err := n.writeAll()
+	if err != nil {
+		n.metrics.HeartbeatErrors.Add(1)
+	}
+	n.mu.Lock()
+	was := n.beatErr
+	n.beatErr = err
+	n.mu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		n.log.Warn("cluster heartbeat failed", "err", err)
+	case err == nil && was != nil:
+		n.log.Info("cluster heartbeat restored")
+	}
+}
+
+func (n *Node) writeAll() error {
+	if err := n.putNode(context.Background()); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	claims := make([]claimState, 0, len(n.claims))
+	for _, c := range n.claims {
+		claims = append(claims, *c)
+	}
+	pulls := make(map[Key]pullState, len(n.pulling))
+	for k, p := range n.pulling {
+		pulls[k] = *p
+	}
+	n.mu.Unlock()
+	var errs []error
+	for _, c := range claims {
+		if err := n.refreshClaim(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for k, p := range pulls {
+		if err := n.putPull(context.Background(), k, p.upstream); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// putNode writes this node's record.
+func (n *Node) putNode(ctx context.Context) error {
+	ctx, cancel, err := n.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	n.mu.Lock()
+	pulls := len(n.pulling)
+	n.mu.Unlock()
+	rec := encodeNode(NodeInfo{Name: n.cfg.NodeName, Addr: n.cfg.Advertise, Session: n.session,
+		Since: n.since, Watchers: n.watchers.Load(), Channels: int(n.channels.Load()), Pulls: pulls})
+	if _, err := n.kv.Put(ctx, nodeKey(n.cfg.NodeName), rec); err != nil {
+		return n.fail("write node record", err)
+	}
+	return nil
+}
+
+// refreshClaim rewrites one claimed entry by compare-and-set on the
+// revision this node last wrote. A mismatch means someone else wrote the
+// key: resolveClaim finds out who.
+func (n *Node) refreshClaim(c claimState) error {
+	ctx, cancel, err := n.begin(context.Background())
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	rev, err := n.kv.Update(ctx, channelKey(c.entry.Key), encodeEntry(c.entry), c.entry.Revision)
+	switch {
+	case err == nil:
+		n.setClaimRevision(c.id, c.entry.Key, rev)
+		return nil
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists):
+		return n.resolveClaim(ctx, c)
+	}
+	return n.fail("refresh claim "+c.entry.Key.String(), err)
+}
+
+// resolveClaim handles a claim whose entry changed under us. Another
+// node's entry means the claim was taken over; a missing entry means it
+// expired while this node could not write (or a stale node deleted it),
+// and this node, still ingesting, writes it anew.
+func (n *Node) resolveClaim(ctx context.Context, c claimState) error {
+	k := c.entry.Key
+	got, err := n.kv.Get(ctx, channelKey(k))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
+		rev, err := n.kv.Create(ctx, channelKey(k), encodeEntry(c.entry))
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return nil // someone claimed it in between: the next beat sees whom
+		}
+		if err != nil {
+			return n.fail("re-claim "+k.String(), err)
+		}
+		if n.setClaimRevision(c.id, k, rev) {
+			n.metrics.Reclaims.Add(1)
+			n.log.Warn("cluster entry had expired; claimed again", "channel", k.String(), "revision", rev)
+		}
+		return nil
+	case err != nil:
+		return n.fail("read claim "+k.String(), err)
+	}
+	e, err := decodeEntry(got.Key(), got.Revision(), got.Value())
+	if err != nil {
+		n.malformed(got.Key(), err)
+		return nil
+	}
+	if e.Session == n.session {
+		// Our own newer write (a Claim racing the heartbeat).
+		n.setClaimRevision(c.id, k, e.Revision)
+		return nil
+	}
+	n.lostClaim(c.id, k, e)
+	return nil
+}
+
+// setClaimRevision records the revision written for claim id; it reports
+// false when the claim is gone or was replaced meanwhile.
+func (n *Node) setClaimRevision(id uint64, k Key, rev uint64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c, ok := n.claims[k]
+	if !ok || c.id != id || rev < c.entry.Revision {
+		return false
+	}
+	c.entry.Revision = rev
+	return true
+}
+
+// lostClaim drops the claim id on k, taken over by the entry by, and tells
+// OnTakenOver once.
+func (n *Node) lostClaim(id uint64, k Key, by Entry) {
+	n.mu.Lock()
+	c, ok := n.claims[k]
+	if !ok || (id != 0 && c.id != id) || c.entry.Revision >= by.Revision {
+		n.mu.Unlock()
+		return
+	}
+	delete(n.claims, k)
+	n.mu.Unlock()
+	n.metrics.TakenOver.Add(1)
+	n.log.Info("channel taken over by another node", "channel", k.String(), "by", by.Origin,
+		"revision", by.Revision, "ours", c.entry.Revision)
+	if n.cfg.OnTakenOver != nil {
+		n.cfg.OnTakenOver(k, by)
+	}
+}
+
+func (n *Node) malformed(key string, err error) {
+	n.metrics.Malformed.Add(1)
+	n.log.Warn("ignoring malformed cluster record", "key", fmt.Sprintf("%.80s", key), "err", err)
+}
