@@ -45,11 +45,11 @@ type Node struct {
 	closed  bool                // guarded by mu
 	beatErr error               // the last heartbeat's failure; guarded by mu
 
-	beatNow chan struct{} // asks the heartbeat loop for a beat at once
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	subs    []*nats.Subscription
-	watch   jetstream.KeyWatcher
+	beatNow  chan struct{} // asks the heartbeat loop for a beat at once
+	rewatchC chan struct{} // asks the watch loop for a new watcher
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	subs     []*nats.Subscription
 }
 
 // claimState is a channel this node ingests, as last written.
@@ -76,15 +76,16 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		session: newSession(),
-		since:   time.Now(),
-		pw:      newPasswordChecker(),
-		claims:  make(map[Key]*claimState),
-		pulling: make(map[Key]*pullState),
-		beatNow: make(chan struct{}, 1),
-		stop:    make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		session:  newSession(),
+		since:    time.Now(),
+		pw:       newPasswordChecker(),
+		claims:   make(map[Key]*claimState),
+		pulling:  make(map[Key]*pullState),
+		beatNow:  make(chan struct{}, 1),
+		rewatchC: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -119,7 +120,10 @@ func (n *Node) connect() error {
 		// No buffering while disconnected: a write then fails at once
 		// instead of landing later, stale, after the reconnect.
 		nats.ReconnectBufSize(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // our own Close
+			}
 			n.metrics.Disconnects.Add(1)
 			n.log.Warn("lost NATS", "err", err)
 		}),
@@ -127,6 +131,10 @@ func (n *Node) connect() error {
 			n.metrics.Reconnects.Add(1)
 			n.log.Info("regained NATS", "nats", nc.ConnectedUrlRedacted())
 			n.kickHeartbeat()
+			select {
+			case n.rewatchC <- struct{}{}:
+			default:
+			}
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subj := ""
@@ -183,13 +191,12 @@ func (n *Node) setup(ctx context.Context) error {
 	if err := n.subscribe(); err != nil {
 		return err
 	}
-	w, err := n.kv.Watch(ctx, kindChannel+".>", jetstream.UpdatesOnly())
+	w, err := n.newWatcher()
 	if err != nil {
-		return fmt.Errorf("cluster: watch directory: %w", n.unreachable(err))
+		return err
 	}
-	n.watch = w
 	n.wg.Add(1)
-	go n.watchLoop(w.Updates())
+	go n.watchLoop(w)
 	if err := n.putNode(ctx); err != nil {
 		return err
 	}
@@ -357,7 +364,6 @@ func (n *Node) Close() error {
 // connection.
 func (n *Node) shutdown() {
 	n.unsubscribe()
-	n.stopWatch()
 	close(n.stop)
 	n.wg.Wait()
 	n.nc.Close()
@@ -366,14 +372,6 @@ func (n *Node) shutdown() {
 func (n *Node) unsubscribe() {
 	for _, s := range n.subs {
 		_ = s.Unsubscribe()
-	}
-}
-
-// stopWatch stops the directory watcher. Its channel is closed by the
-// library once the subscription is gone; watchLoop drains it until then.
-func (n *Node) stopWatch() {
-	if n.watch != nil {
-		_ = n.watch.Stop()
 	}
 }
 

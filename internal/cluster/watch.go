@@ -1,6 +1,9 @@
 package cluster
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -10,29 +13,101 @@ import (
 // and turns the ones that concern this node into OnTakenOver and
 // OnUpstreamChanged calls: an origin learns of a takeover as soon as the
 // new entry is written, well within a second, rather than at its next
-// heartbeat. It runs until Close stops the watcher.
-func (n *Node) watchLoop(updates <-chan jetstream.KeyValueEntry) {
+// heartbeat. After a reconnect it watches anew (the NATS server may have
+// restarted and forgotten the consumer) and reconciles the pulls, whose
+// changes it may have missed. It runs until Close.
+func (n *Node) watchLoop(w jetstream.KeyWatcher) {
 	defer n.wg.Done()
+	for {
+		stopped := n.consume(w.Updates())
+		_ = w.Stop()
+		drain(w.Updates())
+		if stopped {
+			return
+		}
+		w = n.rewatch()
+		if w == nil {
+			return
+		}
+		n.reconcilePulls()
+	}
+}
+
+// consume handles updates until the watcher ends, a reconnect asks for a
+// new one (false), or Close (true).
+func (n *Node) consume(updates <-chan jetstream.KeyValueEntry) (stopped bool) {
 	for {
 		select {
 		case e, ok := <-updates:
 			if !ok {
-				return
+				return false
 			}
 			if e != nil {
 				n.handleUpdate(e)
 			}
+		case <-n.rewatchC:
+			return false
 		case <-n.stop:
-			n.drain(updates)
-			return
+			return true
+		}
+	}
+}
+
+// rewatch creates a new watcher, retrying every heartbeat period until it
+// works; nil after Close.
+func (n *Node) rewatch() jetstream.KeyWatcher {
+	for {
+		w, err := n.newWatcher()
+		if err == nil {
+			return w
+		}
+		n.log.Debug("cluster directory watch not restored yet", "err", err)
+		select {
+		case <-n.stop:
+			return nil
+		case <-n.rewatchC:
+		case <-time.After(n.ttl / 3):
+		}
+	}
+}
+
+// newWatcher watches every channel entry from now on. No context: one
+// would end the watcher with it.
+func (n *Node) newWatcher() (jetstream.KeyWatcher, error) {
+	if !n.nc.IsConnected() {
+		return nil, fmt.Errorf("%w: not connected to NATS", ErrDirectoryUnreachable)
+	}
+	w, err := n.kv.Watch(context.Background(), kindChannel+".>", jetstream.UpdatesOnly())
+	if err != nil {
+		return nil, fmt.Errorf("cluster: watch directory: %w", n.unreachable(err))
+	}
+	return w, nil
+}
+
+// reconcilePulls compares each pulled channel's origin with the directory
+// and reports the changes the watcher may have missed.
+func (n *Node) reconcilePulls() {
+	n.mu.Lock()
+	keys := make([]Key, 0, len(n.pulling))
+	for k := range n.pulling {
+		keys = append(keys, k)
+	}
+	n.mu.Unlock()
+	for _, k := range keys {
+		e, err := n.Lookup(context.Background(), k)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			n.entryGone(k)
+		case err == nil:
+			n.originSeen(k, e)
 		}
 	}
 }
 
 // drain reads updates until the library closes the channel after Stop, so
 // that its delivery goroutine is never left blocked; it gives up after a
-// second (the connection's close then ends that goroutine).
-func (n *Node) drain(updates <-chan jetstream.KeyValueEntry) {
+// second (closing the connection then ends that goroutine).
+func drain(updates <-chan jetstream.KeyValueEntry) {
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	for {
@@ -66,6 +141,11 @@ func (n *Node) handleUpdate(kve jetstream.KeyValueEntry) {
 	if e.Session != n.session {
 		n.lostClaim(0, k, e)
 	}
+	n.originSeen(k, e)
+}
+
+// originSeen reports a new origin of a pulled channel.
+func (n *Node) originSeen(k Key, e Entry) {
 	n.mu.Lock()
 	p, ok := n.pulling[k]
 	changed := ok && p.origin != e.Session
