@@ -94,12 +94,12 @@ func (n *Node) Kick(ctx context.Context, k Key, id string) error {
 func (n *Node) handleKick(data []byte) {
 	var m kickMsg
 	if err := decodeJSON(data, &m); err != nil {
-		n.malformed("kick", err)
+		n.malformed("kick", 0, err)
 		return
 	}
 	k := Key{m.User, m.Channel}
 	if err := k.Validate(); err != nil || len(m.ID) > maxKickID {
-		n.malformed("kick", fmt.Errorf("%w: %v", ErrMalformed, err))
+		n.malformed("kick", 0, fmt.Errorf("%w: %v", ErrMalformed, err))
 		return
 	}
 	n.metrics.KicksReceived.Add(1)

@@ -172,7 +172,7 @@ func (n *Node) Lookup(ctx context.Context, k Key) (Entry, error) {
 	}
 	e, err := decodeEntry(got.Key(), got.Revision(), got.Value())
 	if err != nil {
-		n.malformed(got.Key(), err)
+		n.malformed(got.Key(), got.Revision(), err)
 		return Entry{}, fmt.Errorf("%w: %s: %w", ErrNotFound, k, err)
 	}
 	return e, nil
@@ -195,7 +195,7 @@ func (n *Node) Channels(ctx context.Context) ([]Entry, error) {
 	err := n.list(ctx, allChannels, func(key string, rev uint64, val []byte) {
 		e, err := decodeEntry(key, rev, val)
 		if err != nil {
-			n.malformed(key, err)
+			n.malformed(key, rev, err)
 			return
 		}
 		out = append(out, e)
@@ -206,10 +206,10 @@ func (n *Node) Channels(ctx context.Context) ([]Entry, error) {
 // Nodes lists every live node.
 func (n *Node) Nodes(ctx context.Context) ([]NodeInfo, error) {
 	var out []NodeInfo
-	err := n.list(ctx, allNodes, func(key string, _ uint64, val []byte) {
+	err := n.list(ctx, allNodes, func(key string, rev uint64, val []byte) {
 		ni, err := decodeNode(key, val)
 		if err != nil {
-			n.malformed(key, err)
+			n.malformed(key, rev, err)
 			return
 		}
 		out = append(out, ni)

@@ -149,7 +149,14 @@ func (n *Node) resolveClaim(ctx context.Context, c claimState) error {
 	}
 	e, err := decodeEntry(got.Key(), got.Revision(), got.Value())
 	if err != nil {
-		n.malformed(got.Key(), err)
+		// Garbage is no claim: overwrite it, by compare-and-set on its
+		// revision so that a real claim landing meanwhile still wins.
+		n.malformed(got.Key(), got.Revision(), err)
+		rev, err := n.kv.Update(ctx, channelKey(k), encodeEntry(c.entry), got.Revision())
+		if err != nil {
+			return n.fail("overwrite malformed entry "+k.String(), err)
+		}
+		n.setClaimRevision(c.id, k, rev)
 		return nil
 	}
 	if e.Session == n.session {
@@ -193,7 +200,21 @@ func (n *Node) lostClaim(id uint64, k Key, by Entry) {
 	}
 }
 
-func (n *Node) malformed(key string, err error) {
+// malformed logs and counts a record that cannot be used, once per key
+// and revision: listings meet the same foreign record again and again.
+func (n *Node) malformed(key string, rev uint64, err error) {
+	n.mu.Lock()
+	seen := n.badSeen[key] == rev && rev != 0
+	if !seen {
+		if len(n.badSeen) >= maxBadSeen {
+			clear(n.badSeen)
+		}
+		n.badSeen[key] = rev
+	}
+	n.mu.Unlock()
+	if seen {
+		return
+	}
 	n.metrics.Malformed.Add(1)
-	n.log.Warn("ignoring malformed cluster record", "key", fmt.Sprintf("%.80s", key), "err", err)
+	n.log.Warn("ignoring malformed cluster record", "key", fmt.Sprintf("%.80s", key), "revision", rev, "err", err)
 }

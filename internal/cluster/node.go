@@ -44,6 +44,7 @@ type Node struct {
 	nextID  uint64              // guarded by mu
 	closed  bool                // guarded by mu
 	beatErr error               // the last heartbeat's failure; guarded by mu
+	badSeen map[string]uint64   // malformed records logged: key -> revision; guarded by mu
 
 	beatNow  chan struct{} // asks the heartbeat loop for a beat at once
 	rewatchC chan struct{} // asks the watch loop for a new watcher
@@ -69,6 +70,9 @@ type pullState struct {
 // reports a slow consumer.
 const controlBuffer = 256
 
+// maxBadSeen bounds the malformed records remembered as already logged.
+const maxBadSeen = 1024
+
 // Open connects to NATS, creates the buckets if missing, registers this
 // node and starts its heartbeat. ctx bounds the setup.
 func Open(ctx context.Context, cfg Config) (*Node, error) {
@@ -83,6 +87,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		pw:       newPasswordChecker(),
 		claims:   make(map[Key]*claimState),
 		pulling:  make(map[Key]*pullState),
+		badSeen:  make(map[string]uint64),
 		beatNow:  make(chan struct{}, 1),
 		rewatchC: make(chan struct{}, 1),
 		stop:     make(chan struct{}),

@@ -107,10 +107,10 @@ func (n *Node) Pulls(ctx context.Context, k Key) ([]Pull, error) {
 		return nil, fmt.Errorf("cluster: pulls: %w", err)
 	}
 	var out []Pull
-	err := n.list(ctx, pullFilter(k), func(key string, _ uint64, val []byte) {
+	err := n.list(ctx, pullFilter(k), func(key string, rev uint64, val []byte) {
 		p, err := decodePull(k, key, val)
 		if err != nil {
-			n.malformed(key, err)
+			n.malformed(key, rev, err)
 			return
 		}
 		out = append(out, p)
@@ -128,6 +128,9 @@ func (n *Node) RegisterPull(ctx context.Context, k Key, upstream string) error {
 	e, err := n.Lookup(ctx, k)
 	if err != nil {
 		return err
+	}
+	if e.Origin == n.cfg.NodeName {
+		return fmt.Errorf("cluster: register pull of %s: this node is its origin", k)
 	}
 	n.mu.Lock()
 	n.pulling[k] = &pullState{upstream: upstream, origin: e.Session}

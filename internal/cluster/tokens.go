@@ -86,7 +86,7 @@ func (n *Node) redeemToken(ctx context.Context, user, token string) error {
 	}
 	var w tokenWire
 	if err := decodeJSON(got.Value(), &w); err != nil || w.V != recordVersion {
-		n.malformed(got.Key(), err)
+		n.malformed(got.Key(), got.Revision(), err)
 		return fmt.Errorf("%w for user %q: unreadable token record", auth.ErrTokenInvalid, user)
 	}
 	want, err := hex.DecodeString(w.Digest)

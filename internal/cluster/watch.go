@@ -125,7 +125,7 @@ func drain(updates <-chan jetstream.KeyValueEntry) {
 func (n *Node) handleUpdate(kve jetstream.KeyValueEntry) {
 	kind, names, err := parseKey(kve.Key())
 	if err != nil || kind != kindChannel {
-		n.malformed(kve.Key(), err)
+		n.malformed(kve.Key(), kve.Revision(), err)
 		return
 	}
 	k := Key{names[0], names[1]}
@@ -135,7 +135,7 @@ func (n *Node) handleUpdate(kve jetstream.KeyValueEntry) {
 	}
 	e, err := decodeEntry(kve.Key(), kve.Revision(), kve.Value())
 	if err != nil {
-		n.malformed(kve.Key(), err)
+		n.malformed(kve.Key(), kve.Revision(), err)
 		return
 	}
 	if e.Session != n.session {
