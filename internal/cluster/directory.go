@@ -41,6 +41,12 @@ const maxClaimTries = 8
 // can never overwrite a newer entry. The node that loses learns it through
 // OnTakenOver. Claiming a channel this node already holds replaces the
 // claim (a local takeover); Release of the older Claim is then a no-op.
+//
+// When the directory is unreachable Claim fails fast with an error
+// wrapping ErrDirectoryUnreachable but still returns a Claim, held locally
+// and written as a new claim once NATS is back, so that the server can
+// keep a local broadcaster going through an outage. A caller that would
+// rather refuse the broadcaster releases it.
 func (n *Node) Claim(ctx context.Context, k Key, info ClaimInfo) (Claim, error) {
 	if err := k.Validate(); err != nil {
 		return Claim{}, fmt.Errorf("cluster: claim: %w", err)
@@ -54,38 +60,51 @@ func (n *Node) Claim(ctx context.Context, k Key, info ClaimInfo) (Claim, error) 
 		e.passwordHash = hashPassword(info.Password)
 	}
 	ctx, cancel, err := n.begin(ctx)
-	if err != nil {
+	if err == nil {
+		defer cancel()
+		e.Revision, err = n.writeClaim(ctx, e)
+	}
+	switch {
+	case errors.Is(err, ErrDirectoryUnreachable):
+		return n.recordClaim(e, true), err
+	case err != nil:
 		return Claim{}, err
 	}
-	defer cancel()
-	rec := encodeEntry(e)
+	return n.recordClaim(e, false), nil
+}
+
+// writeClaim writes e as the entry of its channel, over whatever entry is
+// there, by compare-and-set on the revision read; it returns the revision
+// written.
+func (n *Node) writeClaim(ctx context.Context, e Entry) (uint64, error) {
+	rec, key := encodeEntry(e), channelKey(e.Key)
 	for range maxClaimTries {
 		var rev uint64
-		got, err := n.kv.Get(ctx, channelKey(k))
+		got, err := n.kv.Get(ctx, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
-			rev, err = n.kv.Create(ctx, channelKey(k), rec)
+			rev, err = n.kv.Create(ctx, key, rec)
 		case err == nil:
-			rev, err = n.kv.Update(ctx, channelKey(k), rec, got.Revision())
+			rev, err = n.kv.Update(ctx, key, rec, got.Revision())
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue // another write landed between our read and write
 		}
 		if err != nil {
-			return Claim{}, n.fail("claim "+k.String(), err)
+			return 0, n.fail("claim "+e.Key.String(), err)
 		}
-		e.Revision = rev
-		return n.recordClaim(e), nil
+		n.metrics.Claims.Add(1)
+		return rev, nil
 	}
-	return Claim{}, n.fail("claim "+k.String(), fmt.Errorf("contended by other nodes %d times", maxClaimTries))
+	return 0, n.fail("claim "+e.Key.String(), fmt.Errorf("contended by other nodes %d times", maxClaimTries))
 }
 
-func (n *Node) recordClaim(e Entry) Claim {
+// recordClaim holds e locally; pending claims are not written yet.
+func (n *Node) recordClaim(e Entry, pending bool) Claim {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.nextID++
-	n.claims[e.Key] = &claimState{id: n.nextID, entry: e}
-	n.metrics.Claims.Add(1)
+	n.claims[e.Key] = &claimState{id: n.nextID, entry: e, pending: pending}
 	return Claim{Key: e.Key, Revision: e.Revision, id: n.nextID}
 }
 

@@ -181,3 +181,80 @@ func TestNATSRestart(t *testing.T) {
 		return len(ups) > 0 && ups[len(ups)-1].live && ups[len(ups)-1].e.Origin == "b"
 	})
 }
+
+// TestClaimDuringOutage: a claim made while NATS is unreachable fails fast
+// but is held, and is written as a new claim (taking over) once NATS is
+// back.
+func TestClaimDuringOutage(t *testing.T) {
+	ns := startNATS(t)
+	proxy := startProxy(t, ns.url()[len("nats://"):])
+	cfgA := testConfig(ns, "a")
+	cfgA.URLs = []string{proxy.url()}
+	a := openNode(t, cfgA)
+	var evB events
+	cfgB := testConfig(ns, "b")
+	evB.hook(&cfgB)
+	b := openNode(t, cfgB)
+	ctx := ctxT(t)
+	k := Key{"u", "c"}
+	if _, err := b.Claim(ctx, k, ClaimInfo{}); err != nil {
+		t.Fatalf("b.Claim: %v", err)
+	}
+
+	proxy.cut()
+	eventually(t, within, "a cut off", func() bool { return a.Healthy() != nil })
+	c, err := a.Claim(ctx, k, ClaimInfo{Password: "pw"})
+	if !errors.Is(err, ErrDirectoryUnreachable) || !a.Holds(c) {
+		t.Fatalf("Claim while cut = %v (holds %v); want ErrDirectoryUnreachable and a held claim", err, a.Holds(c))
+	}
+	proxy.restore()
+	eventually(t, within, "a's claim written over b's", func() bool {
+		e, err := b.Lookup(ctx, k)
+		return err == nil && e.Origin == "a"
+	})
+	eventually(t, within, "b told of the takeover", func() bool { return len(evB.snapshot().takenOver) == 1 })
+	if !a.Holds(c) {
+		t.Fatal("a lost its claim")
+	}
+}
+
+// TestLeave: a node that leaves takes its records with it at once.
+func TestLeave(t *testing.T) {
+	ns := startNATS(t)
+	a := openNode(t, testConfig(ns, "a"))
+	o := openNode(t, testConfig(ns, "o"))
+	var evB events
+	cfgB := testConfig(ns, "b")
+	evB.hook(&cfgB)
+	b := openNode(t, cfgB)
+	ctx := ctxT(t)
+	k, k2 := Key{"u", "c"}, Key{"u", "from-o"}
+	if _, err := a.Claim(ctx, k, ClaimInfo{}); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	if _, err := o.Claim(ctx, k2, ClaimInfo{}); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	if err := b.RegisterPull(ctx, k, "a"); err != nil {
+		t.Fatalf("RegisterPull: %v", err)
+	}
+	if err := a.RegisterPull(ctx, k2, "o"); err != nil {
+		t.Fatalf("RegisterPull: %v", err)
+	}
+	if err := a.Leave(ctx); err != nil {
+		t.Fatalf("Leave: %v", err)
+	}
+	if _, err := b.Lookup(ctx, k); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Lookup after Leave = %v, want ErrNotFound", err)
+	}
+	if names := nodeNames(t, b); !slices.Equal(names, []string{"b", "o"}) {
+		t.Fatalf("Nodes after Leave = %v", names)
+	}
+	if pulls, err := b.Pulls(ctx, k2); err != nil || len(pulls) != 0 {
+		t.Fatalf("a's pull after Leave = %+v, %v", pulls, err)
+	}
+	eventually(t, within, "b told the channel is gone", func() bool {
+		ups := evB.snapshot().upstream
+		return len(ups) == 1 && !ups[0].live
+	})
+}

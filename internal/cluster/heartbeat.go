@@ -39,18 +39,26 @@ func (n *Node) kickHeartbeat() {
 	}
 }
 
-// beat writes every owned record once and records whether it worked.
+// beat writes every owned record once. Healthy reports the beat's failure
+// when NATS could not be reached; other failures (a contended claim) are
+// logged and retried at the next beat.
 func (n *Node) beat() {
+	n.beatMu.Lock()
 	err := n.writeAll()
+	n.beatMu.Unlock()
 	if err != nil {
 		n.metrics.HeartbeatErrors.Add(1)
 	}
+	var unreachable error
+	if errors.Is(err, ErrDirectoryUnreachable) {
+		unreachable = err
+	}
 	n.mu.Lock()
 	was := n.beatErr
-	n.beatErr = err
+	n.beatErr = unreachable
 	n.mu.Unlock()
 	switch {
-	case err != nil && was == nil:
+	case err != nil && (was == nil || unreachable == nil):
 		n.log.Warn("cluster heartbeat failed", "err", err)
 	case err == nil && was != nil:
 		n.log.Info("cluster heartbeat restored")
@@ -58,6 +66,12 @@ func (n *Node) beat() {
 }
 
 func (n *Node) writeAll() error {
+	n.mu.Lock()
+	leaving := n.leaving
+	n.mu.Unlock()
+	if leaving {
+		return nil
+	}
 	if err := n.putNode(context.Background()); err != nil {
 		return err
 	}
@@ -112,6 +126,15 @@ func (n *Node) refreshClaim(c claimState) error {
 		return err
 	}
 	defer cancel()
+	if c.pending {
+		rev, err := n.writeClaim(ctx, c.entry)
+		if err != nil {
+			return err
+		}
+		n.setClaimRevision(c.id, c.entry.Key, rev)
+		n.log.Info("claim made during the outage written", "channel", c.entry.Key.String(), "revision", rev)
+		return nil
+	}
 	rev, err := n.kv.Update(ctx, channelKey(c.entry.Key), encodeEntry(c.entry), c.entry.Revision)
 	switch {
 	case err == nil:
@@ -178,6 +201,7 @@ func (n *Node) setClaimRevision(id uint64, k Key, rev uint64) bool {
 		return false
 	}
 	c.entry.Revision = rev
+	c.pending = false
 	return true
 }
 
@@ -186,7 +210,9 @@ func (n *Node) setClaimRevision(id uint64, k Key, rev uint64) bool {
 func (n *Node) lostClaim(id uint64, k Key, by Entry) {
 	n.mu.Lock()
 	c, ok := n.claims[k]
-	if !ok || (id != 0 && c.id != id) || c.entry.Revision >= by.Revision {
+	// A pending claim is newer than anything in the directory: it is
+	// written over it once NATS is back.
+	if !ok || (id != 0 && c.id != id) || c.pending || c.entry.Revision >= by.Revision {
 		n.mu.Unlock()
 		return
 	}

@@ -38,11 +38,18 @@ type Node struct {
 	watchers atomic.Int64 // reported by ReportLoad
 	channels atomic.Int64
 
+	// beatMu is held for a whole heartbeat and while Leave deletes, so
+	// that no beat rewrites a record Leave just deleted. Lock order:
+	// beatMu, then mu. OnTakenOver may run under it: hooks must not
+	// call Leave.
+	beatMu sync.Mutex
+
 	mu      sync.Mutex
 	claims  map[Key]*claimState // guarded by mu
 	pulling map[Key]*pullState  // guarded by mu
 	nextID  uint64              // guarded by mu
 	closed  bool                // guarded by mu
+	leaving bool                // Leave is deleting our records; guarded by mu
 	beatErr error               // the last heartbeat's failure; guarded by mu
 	badSeen map[string]uint64   // malformed records logged: key -> revision; guarded by mu
 
@@ -57,6 +64,9 @@ type Node struct {
 type claimState struct {
 	id    uint64 // the Claim handle's id
 	entry Entry  // as written, Revision included
+	// pending marks a claim made while the directory was unreachable:
+	// the heartbeat writes it as a new claim once NATS is back.
+	pending bool
 }
 
 // pullState is a channel this node pulls.
@@ -347,6 +357,42 @@ func (n *Node) PullTokens() *PullTokens { return n.tokens }
 func (n *Node) ReportLoad(watchers int64, channels int) {
 	n.watchers.Store(max(watchers, 0))
 	n.channels.Store(int64(max(channels, 0)))
+}
+
+// Leave deletes this node's records (its claims, pulls and node record)
+// so that other nodes see it gone at once rather than within the TTL, then
+// closes the node. A graceful shutdown calls it instead of Close.
+func (n *Node) Leave(ctx context.Context) error {
+	n.beatMu.Lock()
+	n.mu.Lock()
+	n.leaving = true
+	claims := make([]Claim, 0, len(n.claims))
+	for k, c := range n.claims {
+		claims = append(claims, Claim{Key: k, Revision: c.entry.Revision, id: c.id})
+	}
+	pulls := make([]Key, 0, len(n.pulling))
+	for k := range n.pulling {
+		pulls = append(pulls, k)
+	}
+	n.mu.Unlock()
+	n.beatMu.Unlock() // leaving is set: no beat writes any more
+	var errs []error
+	for _, c := range claims {
+		errs = append(errs, n.Release(ctx, c))
+	}
+	for _, k := range pulls {
+		errs = append(errs, n.UnregisterPull(ctx, k))
+	}
+	if ctx, cancel, err := n.begin(ctx); err != nil {
+		errs = append(errs, err)
+	} else {
+		if err := n.kv.Delete(ctx, nodeKey(n.cfg.NodeName)); err != nil {
+			errs = append(errs, n.fail("delete node record", err))
+		}
+		cancel()
+	}
+	errs = append(errs, n.Close())
+	return errors.Join(errs...)
 }
 
 // Close leaves the cluster: it stops the goroutines and closes the NATS
