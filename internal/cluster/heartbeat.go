@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,27 +77,55 @@ func (n *Node) writeAll() error {
 		return err
 	}
 	n.mu.Lock()
-	claims := make([]claimState, 0, len(n.claims))
+	writes := make([]func() error, 0, len(n.claims)+len(n.pulling))
 	for _, c := range n.claims {
-		claims = append(claims, *c)
+		c := *c
+		writes = append(writes, func() error { return n.refreshClaim(c) })
 	}
-	pulls := make(map[Key]pullState, len(n.pulling))
 	for k, p := range n.pulling {
-		pulls[k] = *p
+		upstream := p.upstream
+		writes = append(writes, func() error { return n.putPull(context.Background(), k, upstream) })
 	}
 	n.mu.Unlock()
-	var errs []error
-	for _, c := range claims {
-		if err := n.refreshClaim(c); err != nil {
-			errs = append(errs, err)
-		}
+	return runBounded(writes, beatParallel)
+}
+
+// beatParallel bounds the writes of one heartbeat in flight at once: one
+// at a time, a beat of thousands of records over a link with some
+// milliseconds of round trip would outlast the TTL.
+const beatParallel = 16
+
+// runBounded runs fns with at most limit at a time, waits for all, and
+// returns the first error with a count of the others (a beat during an
+// outage fails once per record).
+func runBounded(fns []func() error, limit int) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, limit)
+	)
+	for _, fn := range fns {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
-	for k, p := range pulls {
-		if err := n.putPull(context.Background(), k, p.upstream); err != nil {
-			errs = append(errs, err)
-		}
+	wg.Wait()
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
 	}
-	return errors.Join(errs...)
+	return fmt.Errorf("%w (and %d more)", errs[0], len(errs)-1)
 }
 
 // putNode writes this node's record.

@@ -24,7 +24,7 @@ const testTTL = time.Second
 
 // natsServer is an in-process NATS server with JetStream on 127.0.0.1.
 type natsServer struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	port int
 	srv  *server.Server
@@ -33,7 +33,7 @@ type natsServer struct {
 // startNATS starts a NATS server with JetStream on a random port of
 // 127.0.0.1, storing in a new temporary directory. It stops at the end of
 // the test.
-func startNATS(t *testing.T) *natsServer {
+func startNATS(t testing.TB) *natsServer {
 	t.Helper()
 	ns := &natsServer{t: t, dir: t.TempDir(), port: -1}
 	ns.start()
