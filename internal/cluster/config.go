@@ -70,9 +70,11 @@ type Config struct {
 	// Logger receives cluster events. Nil discards.
 	Logger *slog.Logger
 
-	// OnTakenOver is called when another node claims a channel this node
-	// holds; the server stops its broadcaster with "taken-over". It runs
-	// on the Node's own goroutine and must not block.
+	// The hooks run on the Node's own goroutines, possibly several at
+	// once, and must not block (nor call Leave).
+
+	// OnTakenOver is called once when another node claims a channel this
+	// node holds; the server stops its broadcaster with "taken-over".
 	OnTakenOver func(key Key, by Entry)
 	// OnUpstreamChanged is called when a channel this node pulls gets a
 	// new origin (live true, e is the new entry) or leaves the directory

@@ -56,6 +56,12 @@ func pickUpstream(origin, self string, pulls []Pull, addrs map[string]string, ma
 	up := make(map[string]string, len(pulls))
 	direct := make(map[string]int)
 	for _, p := range pulls {
+		// This node's own record (a re-pick after its upstream went) is
+		// not a place taken; leaving it out also breaks every chain
+		// through this node, so nothing below it is picked.
+		if p.Node == self {
+			continue
+		}
 		up[p.Node] = p.Upstream
 		direct[p.Upstream]++
 	}
