@@ -61,3 +61,41 @@ func BenchmarkHeartbeat1000(b *testing.B) {
 		n.beat()
 	}
 }
+
+// BenchmarkTakeoverNotice measures how long an origin takes to hear that
+// another node claimed its channel: from the start of the second Claim to
+// the first node's OnTakenOver.
+func BenchmarkTakeoverNotice(b *testing.B) {
+	ns := startNATS(b)
+	told := make(chan struct{}, 1)
+	cfgA := testConfig(ns, "a")
+	cfgA.TTL = 5 * time.Second // the heartbeat must not be what tells
+	cfgA.OnTakenOver = func(Key, Entry) { told <- struct{}{} }
+	cfgB := testConfig(ns, "b")
+	cfgB.TTL = cfgA.TTL
+	ctx := context.Background()
+	a, err := Open(ctx, cfgA)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.Close() })
+	bn, err := Open(ctx, cfgB)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = bn.Close() })
+	i := 0
+	for b.Loop() {
+		i++
+		k := Key{"u", fmt.Sprint(i)}
+		b.StopTimer()
+		if _, err := a.Claim(ctx, k, ClaimInfo{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := bn.Claim(ctx, k, ClaimInfo{}); err != nil {
+			b.Fatal(err)
+		}
+		<-told
+	}
+}

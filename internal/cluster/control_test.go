@@ -96,3 +96,16 @@ func TestReportLoad(t *testing.T) {
 			nodes[0].Addr == a.Addr() && nodes[0].Session == a.Session()
 	})
 }
+
+// TestBucketTTLWins: a node configured with another TTL follows the
+// bucket's, so that nodes never disagree about expiry.
+func TestBucketTTLWins(t *testing.T) {
+	ns := startNATS(t)
+	a := openNode(t, testConfig(ns, "a"))
+	cfg := testConfig(ns, "b")
+	cfg.TTL = 3 * testTTL
+	b := openNode(t, cfg)
+	if a.TTL() != testTTL || b.TTL() != testTTL {
+		t.Fatalf("TTLs: a %v, b %v; want both %v (the bucket's)", a.TTL(), b.TTL(), testTTL)
+	}
+}

@@ -150,3 +150,27 @@ func TestConcurrentClaims(t *testing.T) {
 		t.Fatalf("Lookup = %+v, %v; want origin %s", e, err, winner.n.Name())
 	}
 }
+
+// TestClocksDoNotOrderClaims: a claim whose start time, by a skewed
+// clock, lies far in the future still loses to a later claim.
+func TestClocksDoNotOrderClaims(t *testing.T) {
+	ns := startNATS(t)
+	a := openNode(t, testConfig(ns, "a"))
+	b := openNode(t, testConfig(ns, "b"))
+	ctx := ctxT(t)
+	k := Key{"u", "c"}
+	if _, err := a.Claim(ctx, k, ClaimInfo{Start: time.Now().Add(24 * time.Hour)}); err != nil {
+		t.Fatalf("a.Claim: %v", err)
+	}
+	cb, err := b.Claim(ctx, k, ClaimInfo{Start: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatalf("b.Claim: %v", err)
+	}
+	eventually(t, within, "b holds the channel and a does not", func() bool {
+		e, err := a.Lookup(ctx, k)
+		a.mu.Lock()
+		_, aHolds := a.claims[k]
+		a.mu.Unlock()
+		return err == nil && e.Origin == "b" && !aHolds && b.Holds(cb)
+	})
+}
