@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/hub"
 )
 
 func TestNewRequiresServer(t *testing.T) {
@@ -290,7 +290,7 @@ func TestKick(t *testing.T) {
 		t.Fatal("kicked broadcaster still connected")
 	}
 	waitFor(t, "the channel to end", func() bool { return e.channel("fier", "cam") == nil })
-	if n := e.srv.Counters().Hub.Evictions[server.ReasonKicked]; n != 3 {
+	if n := e.srv.Counters().Hub.Evictions[hub.ReasonKicked]; n != 3 {
 		t.Errorf("%d kicked evictions, want 3", n)
 	}
 }
@@ -420,24 +420,24 @@ func normalize(t *testing.T, v any) {
 func TestChannelJSONGolden(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	now := t0.Add(90*time.Second + 250*time.Millisecond)
-	infos := []server.Info{
+	infos := []hub.Info{
 		{
-			Key:       server.Key{User: "jörg", Channel: "cam 1"},
-			Stats:     server.Stats{BytesIn: 1 << 20, BytesOut: 3 << 20, Watchers: 2, Live: true, Buffered: 4096, Capacity: 256 << 10},
+			Key:       hub.Key{User: "jörg", Channel: "cam 1"},
+			Stats:     hub.Stats{BytesIn: 1 << 20, BytesOut: 3 << 20, Watchers: 2, Live: true, Buffered: 4096, Capacity: 256 << 10},
 			Protected: true,
 			Created:   t0,
-			Broadcaster: &server.BroadcasterInfo{
+			Broadcaster: &hub.BroadcasterInfo{
 				ID: 3, Remote: "192.0.2.1:50000", Started: t0.Add(time.Second),
 			},
-			Watchers: []server.WatcherInfo{
+			Watchers: []hub.WatcherInfo{
 				{ID: 9, Remote: "[2001:db8::2]:1234", Joined: t0.Add(time.Minute), Sent: 1 << 20, Queued: 0},
 				{ID: 5, Remote: "192.0.2.2:40000", Joined: t0.Add(10 * time.Second), Sent: 2 << 20, Queued: 4096},
 			},
-			Media: server.MediaInfo{Format: "mpegts", Codec: "h264", GOPBytes: 123456, GOPDuration: 2 * time.Second},
+			Media: hub.MediaInfo{Format: "mpegts", Codec: "h264", GOPBytes: 123456, GOPDuration: 2 * time.Second},
 		},
 		{
-			Key:     server.Key{User: "fier", Channel: "raw"},
-			Stats:   server.Stats{BytesIn: 10, Capacity: 256 << 10},
+			Key:     hub.Key{User: "fier", Channel: "raw"},
+			Stats:   hub.Stats{BytesIn: 10, Capacity: 256 << 10},
 			Created: t0,
 		},
 	}
@@ -453,9 +453,9 @@ func TestChannelJSONGolden(t *testing.T) {
 }
 
 func TestRates(t *testing.T) {
-	hub := server.NewHub(server.HubConfig{Buffer: 1 << 20, StallTimeout: time.Second})
-	defer hub.Close()
-	pub, err := hub.Publish(server.Key{User: "fier", Channel: "cam"}, server.PublishOptions{})
+	h := hub.New(hub.Config{Buffer: 1 << 20, StallTimeout: time.Second})
+	defer h.Close()
+	pub, err := h.Publish(hub.Key{User: "fier", Channel: "cam"}, hub.PublishOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +481,7 @@ func TestRates(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rt.record(hub.Channels(), t0.Add(time.Duration(s.at)*time.Second))
+		rt.record(h.Channels(), t0.Add(time.Duration(s.at)*time.Second))
 		in, out := rt.rate(pub.Channel())
 		if in != s.wantIn || out != 0 {
 			t.Errorf("at %d s: rate in %v out %v, want %v and 0", s.at, in, out, s.wantIn)

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fstream/fstream/internal/auth"
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 	"github.com/fstream/fstream/internal/server"
 )
@@ -174,8 +175,8 @@ func (e *env) watchTCP(t *testing.T, user, channel, channelPassword string) *net
 	})
 }
 
-func (e *env) channel(user, channel string) *server.Channel {
-	return e.srv.Hub().Channel(server.Key{User: user, Channel: channel})
+func (e *env) channel(user, channel string) *hub.Channel {
+	return e.srv.Hub().Channel(hub.Key{User: user, Channel: channel})
 }
 
 func (e *env) watchers(user, channel string) int {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fstream/fstream/internal/auth"
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -321,17 +322,17 @@ func (c *conn) broadcast(req protocol.Request) {
 		}
 		bufsize = n
 	}
-	key := Key{User: req.User, Channel: req.Channel}
-	pub, err := s.hub.Publish(key, PublishOptions{
+	key := hub.Key{User: req.User, Channel: req.Channel}
+	pub, err := s.hub.Publish(key, hub.PublishOptions{
 		Bufsize:  bufsize,
 		Password: req.ChannelPassword,
 		Delay:    req.Delay,
 		ID:       c.id,
 		Remote:   c.remote,
-		OnStop:   func(CloseReason) { c.raw.SetReadDeadline(time.Unix(1, 0)) },
+		OnStop:   func(hub.CloseReason) { c.raw.SetReadDeadline(time.Unix(1, 0)) },
 	})
 	switch {
-	case errors.Is(err, ErrTooManyChannels):
+	case errors.Is(err, hub.ErrTooManyChannels):
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("server has its maximum of %d live channels", s.cfg.MaxChannels), err))
 		return
 	case err != nil:
@@ -354,7 +355,7 @@ func (c *conn) broadcast(req protocol.Request) {
 	start := time.Now()
 	n, err := pub.ReadFrom(c.nc)
 	attrs := []any{"bytes", n, "duration", time.Since(start).Round(time.Millisecond)}
-	var ev *EvictedError
+	var ev *hub.EvictedError
 	switch {
 	case err == nil:
 		log.Info("broadcaster finished", attrs...)
@@ -390,19 +391,19 @@ func (c *conn) watch(req protocol.Request) {
 		return c.nc.SetReadDeadline(time.Time{})
 	})
 	switch {
-	case errors.Is(err, ErrNotLive):
+	case errors.Is(err, hub.ErrNotLive):
 		c.reject(req, req.Ack, refuse(protocol.ReasonNotFound, fmt.Sprintf("channel %q of user %q is not live", req.Channel, req.User), err))
-	case errors.Is(err, ErrWrongPassword):
+	case errors.Is(err, hub.ErrWrongPassword):
 		c.reject(req, req.Ack, refuse(protocol.ReasonForbidden, "wrong channel password", err))
-	case errors.Is(err, ErrBadJoin):
+	case errors.Is(err, hub.ErrBadJoin):
 		c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, err.Error(), err))
-	case errors.Is(err, ErrChannelFull):
+	case errors.Is(err, hub.ErrChannelFull):
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("channel has its maximum of %d watchers", s.cfg.MaxWatchersPerChannel), err))
-	case errors.Is(err, ErrHubClosed):
+	case errors.Is(err, hub.ErrHubClosed):
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
 	}
-	var ev *EvictedError
-	if errors.As(err, &ev) && (ev.Reason == ReasonStalled || ev.Reason == ReasonLagging) {
+	var ev *hub.EvictedError
+	if errors.As(err, &ev) && (ev.Reason == hub.ReasonStalled || ev.Reason == hub.ReasonLagging) {
 		// Reset rather than close: the unsent bytes in the kernel's send
 		// buffer (megabytes) are useless to a watcher that fell behind,
 		// and must not linger on the server after we let go.

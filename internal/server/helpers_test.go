@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fstream/fstream/internal/auth"
+	"github.com/fstream/fstream/internal/hub"
 	"go.uber.org/goleak"
 )
 
@@ -29,7 +30,7 @@ var testAuth = auth.Func(func(_ context.Context, user, password string) error {
 	if !ok {
 		return auth.ErrUnknownUser
 	}
-	if !passwordsEqual(password, want) {
+	if password != want {
 		return auth.ErrWrongPassword
 	}
 	return nil
@@ -207,8 +208,8 @@ func expectClosed(t *testing.T, c net.Conn) []byte {
 	return b
 }
 
-func channelOf(ts *testServer, user, channel string) *Channel {
-	return ts.srv.Hub().Channel(Key{User: user, Channel: channel})
+func channelOf(ts *testServer, user, channel string) *hub.Channel {
+	return ts.srv.Hub().Channel(hub.Key{User: user, Channel: channel})
 }
 
 func watcherCount(ts *testServer, user, channel string) int {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fstream/fstream/internal/auth"
 	"github.com/fstream/fstream/internal/certs/certstest"
+	"github.com/fstream/fstream/internal/hub"
 )
 
 // selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
@@ -213,7 +214,7 @@ func TestKickAndCounters(t *testing.T) {
 	expectClosed(t, w1)
 	expectClosed(t, w2)
 	cs := ts.srv.Counters()
-	if cs.Handshakes[HandshakeOK] != 3 || cs.Hub.BytesIn != 5 || cs.Hub.BytesOut != 10 || cs.Hub.Evictions[ReasonKicked] != 3 {
+	if cs.Handshakes[HandshakeOK] != 3 || cs.Hub.BytesIn != 5 || cs.Hub.BytesOut != 10 || cs.Hub.Evictions[hub.ReasonKicked] != 3 {
 		t.Fatalf("counters: %+v", cs)
 	}
 }

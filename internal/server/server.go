@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -32,7 +33,7 @@ const (
 type Server struct {
 	cfg Config
 	log *slog.Logger
-	hub *Hub
+	hub *hub.Hub
 
 	nextID       atomic.Uint64
 	open         atomic.Int64 // connections counted against MaxConns
@@ -73,14 +74,14 @@ func New(cfg Config) (*Server, error) {
 	for _, k := range handshakeResults() {
 		s.handshakes[k] = new(atomic.Int64)
 	}
-	s.hub = NewHub(HubConfig{
+	s.hub = hub.New(hub.Config{
 		Buffer:       cfg.ChannelBuffer,
 		Grace:        cfg.BroadcasterGrace,
 		StallTimeout: cfg.StallTimeout,
 		MaxLag:       cfg.MaxLag,
 		MaxChannels:  cfg.MaxChannels,
 		MaxWatchers:  cfg.MaxWatchersPerChannel,
-		OnEvent: func(k Key, msg string, attrs ...any) {
+		OnEvent: func(k hub.Key, msg string, attrs ...any) {
 			log.Info(msg, append([]any{"user", k.User, "channel", k.Channel}, attrs...)...)
 		},
 		GOPCache:    min(cfg.GOPCache, cfg.ChannelBuffer/2),
@@ -91,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Hub returns the server's hub, for status reporting.
-func (s *Server) Hub() *Hub { return s.hub }
+func (s *Server) Hub() *hub.Hub { return s.hub }
 
 // Serve accepts connections on ln until Shutdown or Close, then returns
 // ErrServerClosed. Temporary accept errors (such as running out of file
@@ -314,7 +315,7 @@ type Counters struct {
 	// Handshakes counts handshakes by result: "ok", "incomplete", or a
 	// refusal reason code.
 	Handshakes map[string]int64
-	Hub        HubCounters
+	Hub        hub.Counters
 }
 
 // Counters returns the server's counters.

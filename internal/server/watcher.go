@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -31,9 +32,9 @@ type WatchRequest struct {
 }
 
 // ServeWatcher relays the channel to sink until the channel ends, the
-// watcher is evicted, a write fails, or ctx is done. It returns ErrNotLive,
-// ErrWrongPassword or ErrHubClosed before writing anything when the watcher
-// cannot join (ErrChannelFull at the watcher limit, ErrBadJoin for an
+// watcher is evicted, a write fails, or ctx is done. It returns hub.ErrNotLive,
+// hub.ErrWrongPassword or hub.ErrHubClosed before writing anything when the watcher
+// cannot join (hub.ErrChannelFull at the watcher limit, hub.ErrBadJoin for an
 // unknown join policy); otherwise it calls joined (which may write a header) and then
 // streams. TCP and HTTP watchers share this path.
 func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
@@ -43,31 +44,31 @@ func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	err := s.serveWatcher(ctx, req, sink, joined)
 	// Refusals are counted like TCP handshakes (conn.reject counts those).
 	switch {
-	case errors.Is(err, ErrNotLive):
+	case errors.Is(err, hub.ErrNotLive):
 		s.countHandshake(string(protocol.ReasonNotFound))
-	case errors.Is(err, ErrWrongPassword):
+	case errors.Is(err, hub.ErrWrongPassword):
 		s.countHandshake(string(protocol.ReasonForbidden))
-	case errors.Is(err, ErrChannelFull), errors.Is(err, ErrHubClosed):
+	case errors.Is(err, hub.ErrChannelFull), errors.Is(err, hub.ErrHubClosed):
 		s.countHandshake(string(protocol.ReasonBusy))
-	case errors.Is(err, ErrBadJoin):
+	case errors.Is(err, hub.ErrBadJoin):
 		s.countHandshake(string(protocol.ReasonBadRequest))
 	}
 	return err
 }
 
 func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
-	join, err := ParseJoinPolicy(req.Params[protocol.KeyJoin])
+	join, err := hub.ParseJoinPolicy(req.Params[protocol.KeyJoin])
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadJoin, err)
+		return fmt.Errorf("%w: %v", hub.ErrBadJoin, err)
 	}
-	key := Key{User: req.User, Channel: req.Channel}
-	sub, err := s.hub.Subscribe(key, SubscribeOptions{
+	key := hub.Key{User: req.User, Channel: req.Channel}
+	sub, err := s.hub.Subscribe(key, hub.SubscribeOptions{
 		Join:     join,
 		Password: req.Password,
 		Via:      req.Via,
 		ID:       req.ConnID,
 		Remote:   req.Remote,
-		OnEvict:  func(CloseReason) { sink.SetWriteDeadline(time.Unix(1, 0)) },
+		OnEvict:  func(hub.CloseReason) { sink.SetWriteDeadline(time.Unix(1, 0)) },
 	})
 	if err != nil {
 		return err
@@ -92,9 +93,9 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	start := time.Now()
 	n, err := pump(sub, sink)
 	attrs := []any{"bytes", n, "duration", time.Since(start).Round(time.Millisecond)}
-	var ev *EvictedError
+	var ev *hub.EvictedError
 	switch {
-	case errors.Is(err, ErrChannelEnded):
+	case errors.Is(err, hub.ErrChannelEnded):
 		log.Info("watcher finished: channel ended", attrs...)
 	case errors.As(err, &ev):
 		log.Warn("watcher disconnected by server", append(attrs, "reason", string(ev.Reason))...)
@@ -129,7 +130,7 @@ func needNewDeadline(want, set time.Time) bool {
 // pump writes the channel to the sink until the channel ends, the hub
 // evicts the watcher, or a write fails. Each batch is one writev on a TCP
 // connection.
-func pump(sub *Subscription, sink Sink) (int64, error) {
+func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 	flusher, _ := sink.(interface{ Flush() error })
 	var iov [3][]byte
 	bufs := net.Buffers(iov[:0])
@@ -171,7 +172,7 @@ func pump(sub *Subscription, sink Sink) (int64, error) {
 			if n > 0 && sub.Skip() {
 				continue
 			}
-			return total, sub.Evict(ReasonLagging)
+			return total, sub.Evict(hub.ReasonLagging)
 		}
 		return total, err
 	}

@@ -1,4 +1,4 @@
-package server
+package hub
 
 import (
 	"bytes"
@@ -15,12 +15,12 @@ import (
 // The hub is driven here without sockets: a broadcaster is an io.Reader and
 // a watcher is a goroutine calling Next and Done.
 
-func newTestHub(mutate func(*HubConfig)) *Hub {
-	cfg := HubConfig{Buffer: 1 << 20, Grace: 0, StallTimeout: time.Second, MaxLag: 0}
+func newTestHub(mutate func(*Config)) *Hub {
+	cfg := Config{Buffer: 1 << 20, Grace: 0, StallTimeout: time.Second, MaxLag: 0}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return NewHub(cfg)
+	return New(cfg)
 }
 
 // pieceReader returns data in pseudo-random pieces.
@@ -106,7 +106,7 @@ func subscribe(t *testing.T, h *Hub, key Key, opts SubscribeOptions) *Subscripti
 // and holds the broadcaster back for slow watchers; every watcher still gets
 // every byte, whatever its batch size.
 func TestHubFanOutExact(t *testing.T) {
-	h := newTestHub(func(c *HubConfig) { c.Buffer = 256 << 10 })
+	h := newTestHub(func(c *Config) { c.Buffer = 256 << 10 })
 	defer h.Close()
 	key := Key{"fier", "cam"}
 	p := publish(t, h, key, PublishOptions{})
@@ -138,7 +138,7 @@ func TestHubFanOutExact(t *testing.T) {
 // TestHubRingGrows: a watcher that lags behind makes the ring grow instead
 // of holding the broadcaster back, up to the configured bound.
 func TestHubRingGrows(t *testing.T) {
-	h := newTestHub(func(c *HubConfig) { c.Buffer = 8 << 20 })
+	h := newTestHub(func(c *Config) { c.Buffer = 8 << 20 })
 	defer h.Close()
 	key := Key{"fier", "cam"}
 	p := publish(t, h, key, PublishOptions{})
@@ -162,7 +162,7 @@ func TestHubRingGrows(t *testing.T) {
 // TestHubStalledEvicted: a watcher that never takes its bytes is evicted
 // once it holds a full ring for the stall timeout; the others get all.
 func TestHubStalledEvicted(t *testing.T) {
-	h := newTestHub(func(c *HubConfig) {
+	h := newTestHub(func(c *Config) {
 		c.Buffer = 128 << 10
 		c.StallTimeout = 20 * time.Millisecond
 	})
@@ -201,7 +201,7 @@ func TestHubStalledEvicted(t *testing.T) {
 // TestHubLagging: a watcher whose next byte is older than MaxLag is evicted
 // when it asks for it.
 func TestHubLagging(t *testing.T) {
-	h := newTestHub(func(c *HubConfig) {
+	h := newTestHub(func(c *Config) {
 		c.MaxLag = 20 * time.Millisecond
 		c.Grace = time.Hour
 	})
@@ -264,7 +264,7 @@ func TestHubTakeover(t *testing.T) {
 }
 
 func TestHubSubscribeErrors(t *testing.T) {
-	h := newTestHub(func(c *HubConfig) { c.Grace = time.Hour })
+	h := newTestHub(func(c *Config) { c.Grace = time.Hour })
 	key := Key{"fier", "cam"}
 	if _, err := h.Subscribe(key, SubscribeOptions{}); !errors.Is(err, ErrNotLive) {
 		t.Fatalf("not live: %v", err)
@@ -298,7 +298,7 @@ func TestHubSubscribeErrors(t *testing.T) {
 // TestHubDelay: with a delay, bytes are batched but none are lost, and the
 // last batch is flushed without more input.
 func TestHubDelay(t *testing.T) {
-	h := newTestHub(func(c *HubConfig) { c.Grace = time.Hour })
+	h := newTestHub(func(c *Config) { c.Grace = time.Hour })
 	defer h.Close()
 	key := Key{"fier", "cam"}
 	p := publish(t, h, key, PublishOptions{Delay: 10 * time.Millisecond})
@@ -315,7 +315,7 @@ func TestHubDelay(t *testing.T) {
 // TestHubCloseDuringWait: Close wakes a watcher blocked in Next and a
 // broadcaster blocked on a full ring.
 func TestHubCloseDuringWait(t *testing.T) {
-	h := newTestHub(func(c *HubConfig) {
+	h := newTestHub(func(c *Config) {
 		c.Buffer = 64 << 10
 		c.StallTimeout = time.Hour
 	})

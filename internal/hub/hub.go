@@ -1,4 +1,4 @@
-package server
+package hub
 
 import (
 	"crypto/subtle"
@@ -13,9 +13,9 @@ type Key struct {
 	Channel string
 }
 
-// HubConfig configures a Hub. The fields mean what the Config fields of the
+// Config configures a Hub. The fields mean what the Config fields of the
 // same names mean.
-type HubConfig struct {
+type Config struct {
 	Buffer       int
 	Grace        time.Duration
 	StallTimeout time.Duration
@@ -43,7 +43,7 @@ type HubConfig struct {
 //
 // Lock order: Hub.mu before Channel.mu. Neither is held across I/O.
 type Hub struct {
-	cfg HubConfig
+	cfg Config
 
 	bytesIn, bytesOut   atomic.Int64
 	skips, skippedBytes atomic.Int64
@@ -54,8 +54,8 @@ type Hub struct {
 	closed   bool
 }
 
-// NewHub returns an empty hub.
-func NewHub(cfg HubConfig) *Hub {
+// New returns an empty hub.
+func New(cfg Config) *Hub {
 	h := &Hub{cfg: cfg, channels: make(map[Key]*Channel), evictions: make(map[CloseReason]*atomic.Int64)}
 	for _, r := range CloseReasons {
 		h.evictions[r] = new(atomic.Int64)
@@ -197,8 +197,8 @@ func passwordsEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// HubCounters are totals over the hub's life.
-type HubCounters struct {
+// Counters are totals over the hub's life.
+type Counters struct {
 	BytesIn, BytesOut int64
 	// Evictions counts watchers and broadcasters the hub ended, by reason.
 	Evictions map[CloseReason]int64
@@ -207,8 +207,8 @@ type HubCounters struct {
 }
 
 // Counters returns the hub's totals.
-func (h *Hub) Counters() HubCounters {
-	out := HubCounters{
+func (h *Hub) Counters() Counters {
+	out := Counters{
 		BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(),
 		Skips: h.skips.Load(), SkippedBytes: h.skippedBytes.Load(),
 		Evictions: make(map[CloseReason]int64, len(h.evictions)),

@@ -1,4 +1,4 @@
-package server
+package hub
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func BenchmarkHubFanOut(b *testing.B) {
 	const chunkSize = 64 << 10
 	for _, watchers := range []int{1, 10, 100, 1000} {
 		b.Run(fmt.Sprintf("watchers=%d", watchers), func(b *testing.B) {
-			h := NewHub(HubConfig{Buffer: 16 << 20, StallTimeout: time.Minute})
+			h := New(Config{Buffer: 16 << 20, StallTimeout: time.Minute})
 			defer h.Close()
 			key := Key{"bench", "bench"}
 			p, _ := h.Publish(key, PublishOptions{})

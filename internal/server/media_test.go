@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fstream/fstream/internal/hub"
 )
 
 // Real streams made by ffmpeg go through the real server at real-time pace;
@@ -288,8 +290,8 @@ func TestSkipKeepsPicture(t *testing.T) {
 	b.CloseWrite()
 	data := <-got
 	cs := ts.srv.Counters()
-	if cs.Hub.Skips == 0 || cs.Hub.Evictions[ReasonLagging] != 0 {
-		t.Fatalf("slow watcher: %d skips, %d lag evictions; want skips and no eviction", cs.Hub.Skips, cs.Hub.Evictions[ReasonLagging])
+	if cs.Hub.Skips == 0 || cs.Hub.Evictions[hub.ReasonLagging] != 0 {
+		t.Fatalf("slow watcher: %d skips, %d lag evictions; want skips and no eviction", cs.Hub.Skips, cs.Hub.Evictions[hub.ReasonLagging])
 	}
 	errs := decodeErrors(t, data)
 	if len(errs) > 0 {

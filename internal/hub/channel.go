@@ -1,4 +1,4 @@
-package server
+package hub
 
 import (
 	"io"
@@ -12,7 +12,7 @@ import (
 
 const (
 	// initialRing is a new channel's ring size; it doubles on demand up to
-	// HubConfig.Buffer, so a low-bitrate channel stays small.
+	// Config.Buffer, so a low-bitrate channel stays small.
 	initialRing = 256 << 10
 	// maxRead bounds one read from a broadcaster.
 	maxRead = 512 << 10
@@ -38,7 +38,7 @@ const (
 type Channel struct {
 	hub   *Hub
 	key   Key
-	cfg   HubConfig
+	cfg   Config
 	epoch time.Time // monotonic origin of lag marks and progress times
 
 	bytesIn  atomic.Int64
