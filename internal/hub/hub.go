@@ -196,31 +196,3 @@ func (h *Hub) removeChannel(c *Channel) {
 func passwordsEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
-
-// Counters are totals over the hub's life.
-type Counters struct {
-	BytesIn, BytesOut int64
-	// Evictions counts watchers and broadcasters the hub ended, by reason.
-	Evictions map[CloseReason]int64
-	// Skips and SkippedBytes count moves of lagging watchers to a keyframe.
-	Skips, SkippedBytes int64
-}
-
-// Counters returns the hub's totals.
-func (h *Hub) Counters() Counters {
-	out := Counters{
-		BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(),
-		Skips: h.skips.Load(), SkippedBytes: h.skippedBytes.Load(),
-		Evictions: make(map[CloseReason]int64, len(h.evictions)),
-	}
-	for r, n := range h.evictions {
-		out.Evictions[r] = n.Load()
-	}
-	return out
-}
-
-func (h *Hub) countEviction(r CloseReason) {
-	if n := h.evictions[r]; n != nil {
-		n.Add(1)
-	}
-}

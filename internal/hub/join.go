@@ -185,48 +185,6 @@ func (c *Channel) resolveWaitLocked(s *Subscription) {
 	}
 }
 
-// skipLocked handles a media watcher past MaxLag under the skip policy: it
-// plans a jump from the next keyframe in the watcher's own stream to the
-// newest keyframe. The watcher keeps receiving whole GOPs up to the cut, so
-// its player sees a clean cut, not corruption. When no keyframe newer than
-// that one exists yet, the watcher goes on and the lag clock restarts: the
-// jump comes once the stream has moved on. It reports false when the policy
-// or the stream does not allow skipping.
-func (c *Channel) skipLocked(s *Subscription) bool {
-	if c.cfg.SlowPolicy != SlowSkip || !c.format.IsMedia() || s.waiting {
-		return false
-	}
-	if s.jumpAt == 0 && c.joinUsableLocked() {
-		for _, pos := range c.joinHist {
-			if pos >= s.cursor {
-				if pos < c.join.Pos {
-					s.jumpAt = pos
-				}
-				break
-			}
-		}
-	}
-	s.lastProgress = c.since()
-	s.lagFrom = s.lastProgress
-	return true
-}
-
-// jumpLocked carries out a planned skip once the watcher reached the cut.
-func (c *Channel) jumpLocked(s *Subscription) {
-	s.jumpAt = 0
-	if !c.joinUsableLocked() || c.join.Pos <= s.cursor {
-		return
-	}
-	n := c.join.Pos - s.cursor
-	s.skipped += n
-	c.hub.skips.Add(1)
-	c.hub.skippedBytes.Add(n)
-	s.cursor, s.prefix = c.join.Pos, c.join.Prefix
-	// The keyframe itself may be older than MaxLag (a long GOP): the lag
-	// clock restarts at the skip.
-	s.lagFrom = c.since()
-}
-
 // maxJoinHist bounds the recent keyframe positions kept for planning skips.
 const maxJoinHist = 64
 
@@ -235,27 +193,4 @@ func (c *Channel) recordJoinLocked(pos int64) {
 		c.joinHist = append(c.joinHist[:0], c.joinHist[1:]...)
 	}
 	c.joinHist = append(c.joinHist, pos)
-}
-
-// Skip applies the skip policy to a watcher whose write timed out while it
-// was still making progress (a link slower than the stream). It reports false
-// when the policy or the stream does not allow it; the caller then
-// disconnects the watcher.
-func (s *Subscription) Skip() bool {
-	c := s.ch
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return s.err == nil && c.skipLocked(s)
-}
-
-// Evict removes the watcher for reason, as the hub would, so that it is
-// counted the same way.
-func (s *Subscription) Evict(reason CloseReason) error {
-	c := s.ch
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s.err == nil {
-		s.evictLocked(reason)
-	}
-	return s.err
 }
