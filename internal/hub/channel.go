@@ -54,9 +54,9 @@ type Channel struct {
 	// waiting for space, with no gap longer than the stall timeout since
 	// blockedAt, its last wait.
 	blockedSince, blockedAt time.Duration
-	flushTimer              *time.Timer // publishes batched bytes when a delay is set
+	flushTimer              Timer // publishes batched bytes when a delay is set
 	flushing                bool
-	graceTimer              *time.Timer
+	graceTimer              Timer
 	marks                   []lagMark // arrival times of stream positions, oldest first
 
 	// Join points, copied from the writer's media tracker at each commit.
@@ -80,7 +80,7 @@ func newChannel(h *Hub, key Key) *Channel {
 		hub:   h,
 		key:   key,
 		cfg:   h.cfg,
-		epoch: time.Now(),
+		epoch: h.cfg.Clock.Now(),
 		ring:  newRing(min(initialRing, h.cfg.Buffer)),
 		wake:  make(chan struct{}),
 	}
@@ -89,7 +89,8 @@ func newChannel(h *Hub, key Key) *Channel {
 // Key returns the channel's identity.
 func (c *Channel) Key() Key { return c.key }
 
-func (c *Channel) since() time.Duration { return time.Since(c.epoch) }
+// since is the channel's clock: the time since it was created.
+func (c *Channel) since() time.Duration { return c.cfg.Clock.Since(c.epoch) }
 
 // attachPublisher makes a new publisher current. It reports false if the
 // channel has already ended (the caller then starts a new channel). The old
@@ -101,7 +102,7 @@ func (c *Channel) attachPublisher(opts PublishOptions) (p, old *Publisher, ok bo
 	if c.ended {
 		return nil, nil, false
 	}
-	p = &Publisher{ch: c, opts: opts, prev: c.writer, quit: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
+	p = &Publisher{ch: c, opts: opts, prev: c.writer, quit: make(chan struct{}), done: make(chan struct{}), started: c.cfg.Clock.Now()}
 	if c.publisher != nil {
 		old = c.publisher
 		old.stopLocked(ReasonTakenOver)
@@ -136,7 +137,7 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 		opts:         opts,
 		idx:          len(c.subs),
 		lastProgress: c.since(),
-		joined:       time.Now(),
+		joined:       c.cfg.Clock.Now(),
 		quit:         make(chan struct{}),
 	}
 	c.placeLocked(s, opts.Join)

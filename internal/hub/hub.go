@@ -35,6 +35,8 @@ type Config struct {
 	DefaultJoin JoinPolicy
 	// SlowPolicy is what happens to a media watcher past MaxLag.
 	SlowPolicy SlowPolicy
+	// Clock is the hub's time; nil means real time.
+	Clock Clock
 }
 
 // Hub is the set of live channels. It knows nothing of sockets: broadcasters
@@ -56,6 +58,9 @@ type Hub struct {
 
 // New returns an empty hub.
 func New(cfg Config) *Hub {
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
 	h := &Hub{cfg: cfg, channels: make(map[Key]*Channel), evictions: make(map[CloseReason]*atomic.Int64)}
 	for _, r := range CloseReasons {
 		h.evictions[r] = new(atomic.Int64)

@@ -1,119 +1,29 @@
-package hub
+package hub_test
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
-	"hash"
 	"io"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/fstream/fstream/internal/hub"
 )
-
-// The hub is driven here without sockets: a broadcaster is an io.Reader and
-// a watcher is a goroutine calling Next and Done.
-
-func newTestHub(mutate func(*Config)) *Hub {
-	cfg := Config{Buffer: 1 << 20, Grace: 0, StallTimeout: time.Second, MaxLag: 0}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	return New(cfg)
-}
-
-// pieceReader returns data in pseudo-random pieces.
-type pieceReader struct {
-	data []byte
-	r    *rand.Rand
-	max  int
-}
-
-func (p *pieceReader) Read(b []byte) (int, error) {
-	if len(p.data) == 0 {
-		return 0, io.EOF
-	}
-	n := min(len(b), len(p.data), 1+p.r.IntN(p.max))
-	copy(b, p.data[:n])
-	p.data = p.data[n:]
-	return n, nil
-}
-
-// fakeWatcher consumes a subscription, hashing what it gets, in batches of
-// at most batch bytes.
-type fakeWatcher struct {
-	sub   *Subscription
-	batch int
-	h     hash.Hash
-	n     int64
-	err   error
-	done  chan struct{}
-}
-
-func startFakeWatcher(sub *Subscription, batch int, delay time.Duration) *fakeWatcher {
-	w := &fakeWatcher{sub: sub, batch: batch, h: sha256.New(), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		var iov [2][]byte
-		for {
-			bufs, _, err := sub.Next(iov[:0], w.batch)
-			if err != nil {
-				w.err = err
-				return
-			}
-			var n int
-			for _, b := range bufs {
-				w.h.Write(b)
-				n += len(b)
-			}
-			w.n += int64(n)
-			if delay > 0 {
-				time.Sleep(delay)
-			}
-			sub.Done(n)
-		}
-	}()
-	return w
-}
-
-func (w *fakeWatcher) wait() { <-w.done }
-
-func (w *fakeWatcher) sum() (s [32]byte) {
-	copy(s[:], w.h.Sum(nil))
-	return s
-}
-
-func publish(t *testing.T, h *Hub, key Key, opts PublishOptions) *Publisher {
-	t.Helper()
-	p, err := h.Publish(key, opts)
-	if err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	return p
-}
-
-func subscribe(t *testing.T, h *Hub, key Key, opts SubscribeOptions) *Subscription {
-	t.Helper()
-	s, err := h.Subscribe(key, opts)
-	if err != nil {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	return s
-}
 
 // TestHubFanOutExact: a ring much smaller than the stream wraps many times
 // and holds the broadcaster back for slow watchers; every watcher still gets
 // every byte, whatever its batch size.
 func TestHubFanOutExact(t *testing.T) {
-	h := newTestHub(func(c *Config) { c.Buffer = 256 << 10 })
+	h, _ := newTestHub(func(c *hub.Config) { c.Buffer = 256 << 10 })
 	defer h.Close()
-	key := Key{"fier", "cam"}
-	p := publish(t, h, key, PublishOptions{})
+	key := hub.Key{User: "fier", Channel: "cam"}
+	p := publish(t, h, key, hub.PublishOptions{})
 	data := payload(21, 8<<20)
 	var ws []*fakeWatcher
 	for _, batch := range []int{4096, 1000, 64 << 10, 1 << 20, 333} {
-		ws = append(ws, startFakeWatcher(subscribe(t, h, key, SubscribeOptions{}), batch, 0))
+		ws = append(ws, startFakeWatcher(subscribe(t, h, key, hub.SubscribeOptions{}), batch))
 	}
 	n, err := p.ReadFrom(&pieceReader{data: data, r: rand.New(rand.NewPCG(1, 2)), max: 100 << 10})
 	if err != nil || n != int64(len(data)) {
@@ -123,7 +33,7 @@ func TestHubFanOutExact(t *testing.T) {
 	want := sha256.Sum256(data)
 	for i, w := range ws {
 		w.wait()
-		if !errors.Is(w.err, ErrChannelEnded) {
+		if !errors.Is(w.err, hub.ErrChannelEnded) {
 			t.Errorf("watcher %d ended with %v, want ErrChannelEnded", i, w.err)
 		}
 		if w.n != int64(len(data)) || w.sum() != want {
@@ -138,11 +48,11 @@ func TestHubFanOutExact(t *testing.T) {
 // TestHubRingGrows: a watcher that lags behind makes the ring grow instead
 // of holding the broadcaster back, up to the configured bound.
 func TestHubRingGrows(t *testing.T) {
-	h := newTestHub(func(c *Config) { c.Buffer = 8 << 20 })
+	h, _ := newTestHub(func(c *hub.Config) { c.Buffer = 8 << 20 })
 	defer h.Close()
-	key := Key{"fier", "cam"}
-	p := publish(t, h, key, PublishOptions{})
-	sub := subscribe(t, h, key, SubscribeOptions{})
+	key := hub.Key{User: "fier", Channel: "cam"}
+	p := publish(t, h, key, hub.PublishOptions{})
+	sub := subscribe(t, h, key, hub.SubscribeOptions{})
 	data := payload(22, 5<<20)
 	if _, err := p.ReadFrom(bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
@@ -151,7 +61,7 @@ func TestHubRingGrows(t *testing.T) {
 	if st.Capacity < len(data) || st.Capacity > 8<<20 || st.Buffered != len(data) {
 		t.Fatalf("stats after 5 MiB unread: %+v", st)
 	}
-	w := startFakeWatcher(sub, 1<<20, 0)
+	w := startFakeWatcher(sub, 1<<20)
 	p.Close()
 	w.wait()
 	if w.sum() != sha256.Sum256(data) {
@@ -160,68 +70,102 @@ func TestHubRingGrows(t *testing.T) {
 }
 
 // TestHubStalledEvicted: a watcher that never takes its bytes is evicted
-// once it holds a full ring for the stall timeout; the others get all.
+// once it holds a full ring for the stall timeout; the other gets all. The
+// reading watcher runs on the test's goroutine, so the clock moves only when
+// it has taken everything there is and the broadcaster waits for the
+// stalled one. The stalled watcher last moved when it joined, at 0; the
+// reading one moves from 1ms on, so at the stall timeout only the stalled
+// one has made no progress for the whole of it.
 func TestHubStalledEvicted(t *testing.T) {
-	h := newTestHub(func(c *Config) {
+	const stall = time.Second
+	h, clk := newTestHub(func(c *hub.Config) {
 		c.Buffer = 128 << 10
-		c.StallTimeout = 20 * time.Millisecond
+		c.StallTimeout = stall
 	})
 	defer h.Close()
-	key := Key{"fier", "cam"}
-	p := publish(t, h, key, PublishOptions{})
-	var evicted []CloseReason
-	var mu sync.Mutex
-	stalled := subscribe(t, h, key, SubscribeOptions{OnEvict: func(r CloseReason) {
-		mu.Lock()
-		evicted = append(evicted, r)
-		mu.Unlock()
-	}})
-	good := startFakeWatcher(subscribe(t, h, key, SubscribeOptions{}), 64<<10, 0)
+	key := hub.Key{User: "fier", Channel: "cam"}
+	p := publish(t, h, key, hub.PublishOptions{})
+	evicted := make(chan hub.CloseReason, 2)
+	stalled := subscribe(t, h, key, hub.SubscribeOptions{ID: 1, OnEvict: func(r hub.CloseReason) { evicted <- r }})
+	good := subscribe(t, h, key, hub.SubscribeOptions{ID: 2})
+	ch := h.Channel(key)
 	data := payload(23, 2<<20)
-	if _, err := p.ReadFrom(bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
+	clk.Advance(time.Millisecond)
+	pubDone := make(chan error, 1)
+	go func() {
+		_, err := p.ReadFrom(bytes.NewReader(data))
+		p.Close()
+		pubDone <- err
+	}()
+
+	var got []byte
+	for advanced := false; ; {
+		if !advanced && queued(t, ch, 2) == 0 {
+			clk.WaitTimers(t, 1) // the broadcaster waits on the full ring
+			if queued(t, ch, 2) == 0 {
+				if len(evicted) > 0 {
+					t.Fatal("a watcher was evicted before any time passed")
+				}
+				clk.Advance(stall - time.Millisecond)
+				advanced = true
+			}
+		}
+		bufs, _, err := good.Next(nil, 64<<10)
+		if err != nil {
+			if !errors.Is(err, hub.ErrChannelEnded) {
+				t.Fatalf("reading watcher ended with %v", err)
+			}
+			break
+		}
+		b := bytes.Join(bufs, nil)
+		got = append(got, b...)
+		good.Done(len(b))
 	}
-	p.Close()
-	good.wait()
-	if good.sum() != sha256.Sum256(data) {
-		t.Errorf("reading watcher lost bytes: got %d, ended with %v", good.n, good.err)
+	if err := <-pubDone; err != nil {
+		t.Fatalf("ReadFrom: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("reading watcher got %d of %d bytes or different bytes", len(got), len(data))
 	}
 	_, _, err := stalled.Next(nil, 1)
-	var ev *EvictedError
-	if !errors.As(err, &ev) || ev.Reason != ReasonStalled {
+	var ev *hub.EvictedError
+	if !errors.As(err, &ev) || ev.Reason != hub.ReasonStalled {
 		t.Fatalf("stalled watcher's Next = %v, want evicted (stalled)", err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(evicted) != 1 || evicted[0] != ReasonStalled {
-		t.Fatalf("OnEvict calls: %v", evicted)
+	if len(evicted) != 1 || <-evicted != hub.ReasonStalled {
+		t.Fatalf("OnEvict: %d calls, want one with stalled", len(evicted)+1)
+	}
+	if n := h.Counters().Evictions[hub.ReasonStalled]; n != 1 {
+		t.Errorf("%d stalled evictions counted, want 1", n)
 	}
 }
 
 // TestHubLagging: a watcher whose next byte is older than MaxLag is evicted
-// when it asks for it.
+// when it asks for it; a watcher that took it in time was told when that
+// moment would be.
 func TestHubLagging(t *testing.T) {
-	h := newTestHub(func(c *Config) {
-		c.MaxLag = 20 * time.Millisecond
+	const maxLag = 20 * time.Millisecond
+	h, clk := newTestHub(func(c *hub.Config) {
+		c.MaxLag = maxLag
 		c.Grace = time.Hour
 	})
 	defer h.Close()
-	key := Key{"fier", "cam"}
-	p := publish(t, h, key, PublishOptions{})
-	sub := subscribe(t, h, key, SubscribeOptions{})
-	fresh := subscribe(t, h, key, SubscribeOptions{})
+	key := hub.Key{User: "fier", Channel: "cam"}
+	p := publish(t, h, key, hub.PublishOptions{})
+	sub := subscribe(t, h, key, hub.SubscribeOptions{})
+	fresh := subscribe(t, h, key, hub.SubscribeOptions{})
 	if _, err := p.ReadFrom(bytes.NewReader([]byte("old"))); err != nil {
 		t.Fatal(err)
 	}
 	bufs, deadline, err := fresh.Next(nil, 10)
-	if err != nil || len(bufs) != 1 || string(bufs[0]) != "old" || deadline.IsZero() {
-		t.Fatalf("fresh watcher: %q %v %v", bufs, deadline, err)
+	if err != nil || len(bufs) != 1 || string(bufs[0]) != "old" || !deadline.Equal(clk.Now().Add(maxLag)) {
+		t.Fatalf("fresh watcher: %q, deadline %v (want %v), %v", bufs, deadline, clk.Now().Add(maxLag), err)
 	}
 	fresh.Done(3)
-	time.Sleep(40 * time.Millisecond) // let the byte age past MaxLag
+	clk.Advance(2 * maxLag) // the byte ages past MaxLag
 	_, _, err = sub.Next(nil, 10)
-	var ev *EvictedError
-	if !errors.As(err, &ev) || ev.Reason != ReasonLagging {
+	var ev *hub.EvictedError
+	if !errors.As(err, &ev) || ev.Reason != hub.ReasonLagging {
 		t.Fatalf("Next = %v, want evicted (lagging)", err)
 	}
 }
@@ -229,16 +173,16 @@ func TestHubLagging(t *testing.T) {
 // TestHubTakeover: a second Publish stops the first, whose ReadFrom returns;
 // the watcher sees the first stream then the second, nothing lost between.
 func TestHubTakeover(t *testing.T) {
-	h := newTestHub(nil)
+	h, _ := newTestHub(nil)
 	defer h.Close()
-	key := Key{"fier", "cam"}
+	key := hub.Key{User: "fier", Channel: "cam"}
 	pr, pw := io.Pipe()
-	var stopReason CloseReason
-	first := publish(t, h, key, PublishOptions{OnStop: func(r CloseReason) {
+	var stopReason hub.CloseReason
+	first := publish(t, h, key, hub.PublishOptions{OnStop: func(r hub.CloseReason) {
 		stopReason = r
 		pr.CloseWithError(errors.New("stopped"))
 	}})
-	w := startFakeWatcher(subscribe(t, h, key, SubscribeOptions{}), 1<<20, 0)
+	sub := subscribe(t, h, key, hub.SubscribeOptions{})
 	firstDone := make(chan error)
 	go func() {
 		_, err := first.ReadFrom(pr)
@@ -246,93 +190,162 @@ func TestHubTakeover(t *testing.T) {
 		firstDone <- err
 	}()
 	pw.Write([]byte("first,"))
-	waitFor(t, "first bytes delivered", func() bool { return h.Channel(key).Stats().BytesOut == 6 })
+	got := take(t, sub, 100) // waits until the first bytes are published
 
-	second := publish(t, h, key, PublishOptions{})
-	var ev *EvictedError
-	if err := <-firstDone; !errors.As(err, &ev) || ev.Reason != ReasonTakenOver || stopReason != ReasonTakenOver {
+	second := publish(t, h, key, hub.PublishOptions{})
+	var ev *hub.EvictedError
+	if err := <-firstDone; !errors.As(err, &ev) || ev.Reason != hub.ReasonTakenOver || stopReason != hub.ReasonTakenOver {
 		t.Fatalf("first ReadFrom = %v (OnStop %q), want taken-over", err, stopReason)
 	}
 	if _, err := second.ReadFrom(bytes.NewReader([]byte("second"))); err != nil {
 		t.Fatal(err)
 	}
 	second.Close()
-	w.wait()
-	if w.sum() != sha256.Sum256([]byte("first,second")) {
-		t.Fatalf("watcher got %d bytes, want \"first,second\"", w.n)
+	rest, err := readAll(sub)
+	if got = append(got, rest...); string(got) != "first,second" || !errors.Is(err, hub.ErrChannelEnded) {
+		t.Fatalf("watcher got %q then %v, want \"first,second\" then ErrChannelEnded", got, err)
 	}
 }
 
 func TestHubSubscribeErrors(t *testing.T) {
-	h := newTestHub(func(c *Config) { c.Grace = time.Hour })
-	key := Key{"fier", "cam"}
-	if _, err := h.Subscribe(key, SubscribeOptions{}); !errors.Is(err, ErrNotLive) {
+	h, _ := newTestHub(func(c *hub.Config) { c.Grace = time.Hour })
+	key := hub.Key{User: "fier", Channel: "cam"}
+	if _, err := h.Subscribe(key, hub.SubscribeOptions{}); !errors.Is(err, hub.ErrNotLive) {
 		t.Fatalf("not live: %v", err)
 	}
-	p := publish(t, h, key, PublishOptions{Password: "pw"})
+	p := publish(t, h, key, hub.PublishOptions{Password: "pw"})
 	for _, pw := range []string{"", "p", "pw2", "PW"} {
-		if _, err := h.Subscribe(key, SubscribeOptions{Password: pw}); !errors.Is(err, ErrWrongPassword) {
+		if _, err := h.Subscribe(key, hub.SubscribeOptions{Password: pw}); !errors.Is(err, hub.ErrWrongPassword) {
 			t.Errorf("password %q: %v, want ErrWrongPassword", pw, err)
 		}
 	}
-	if _, err := h.Subscribe(Key{"other", "cam"}, SubscribeOptions{Password: "pw"}); !errors.Is(err, ErrNotLive) {
+	if _, err := h.Subscribe(hub.Key{User: "other", Channel: "cam"}, hub.SubscribeOptions{Password: "pw"}); !errors.Is(err, hub.ErrNotLive) {
 		t.Errorf("other user's channel: %v", err)
 	}
-	sub := subscribe(t, h, key, SubscribeOptions{Password: "pw"})
+	sub := subscribe(t, h, key, hub.SubscribeOptions{Password: "pw"})
 	p.Close()
-	if _, err := h.Subscribe(key, SubscribeOptions{Password: "pw"}); !errors.Is(err, ErrNotLive) {
+	if _, err := h.Subscribe(key, hub.SubscribeOptions{Password: "pw"}); !errors.Is(err, hub.ErrNotLive) {
 		t.Errorf("in grace: %v, want ErrNotLive", err)
 	}
 	if h.Channel(key).Stats().Watchers != 1 {
 		t.Error("watcher dropped when the broadcaster left")
 	}
 	h.Close()
-	if _, _, err := sub.Next(nil, 1); !errors.Is(err, ErrChannelEnded) {
+	if _, _, err := sub.Next(nil, 1); !errors.Is(err, hub.ErrChannelEnded) {
 		t.Errorf("after Close: %v, want ErrChannelEnded", err)
 	}
-	if _, err := h.Publish(key, PublishOptions{}); !errors.Is(err, ErrHubClosed) {
+	if _, err := h.Publish(key, hub.PublishOptions{}); !errors.Is(err, hub.ErrHubClosed) {
 		t.Errorf("Publish after Close: %v", err)
 	}
 }
 
-// TestHubDelay: with a delay, bytes are batched but none are lost, and the
-// last batch is flushed without more input.
+// TestHubDelay: with a delay, bytes are held back until the delay has
+// passed, then published without more input; none are lost.
 func TestHubDelay(t *testing.T) {
-	h := newTestHub(func(c *Config) { c.Grace = time.Hour })
+	const delay = 10 * time.Millisecond
+	h, clk := newTestHub(func(c *hub.Config) { c.Grace = time.Hour })
 	defer h.Close()
-	key := Key{"fier", "cam"}
-	p := publish(t, h, key, PublishOptions{Delay: 10 * time.Millisecond})
-	sub := subscribe(t, h, key, SubscribeOptions{})
+	key := hub.Key{User: "fier", Channel: "cam"}
+	p := publish(t, h, key, hub.PublishOptions{Delay: delay})
+	sub := subscribe(t, h, key, hub.SubscribeOptions{})
 	if _, err := p.ReadFrom(bytes.NewReader([]byte("batched"))); err != nil {
 		t.Fatal(err)
 	}
+	if q := h.Channel(key).Queued(nil); len(q) != 1 || q[0] != 0 {
+		t.Fatalf("queued %v before the delay passed, want [0]", q)
+	}
+	clk.Advance(delay)
 	bufs, _, err := sub.Next(nil, 100)
 	if err != nil || len(bufs) != 1 || string(bufs[0]) != "batched" {
 		t.Fatalf("Next = %q, %v", bufs, err)
 	}
 }
 
+// TestHubGraceExpires: a channel whose broadcaster left keeps its watchers
+// for the grace period, refuses new ones, and ends when it passes; the
+// watchers get every byte first.
+func TestHubGraceExpires(t *testing.T) {
+	const grace = 5 * time.Second
+	var events []string
+	h, clk := newTestHub(func(c *hub.Config) {
+		c.Grace = grace
+		c.OnEvent = func(_ hub.Key, msg string, _ ...any) { events = append(events, msg) }
+	})
+	defer h.Close()
+	key := hub.Key{User: "fier", Channel: "cam"}
+	p := publish(t, h, key, hub.PublishOptions{})
+	sub := subscribe(t, h, key, hub.SubscribeOptions{})
+	if _, err := p.ReadFrom(bytes.NewReader([]byte("last words"))); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	clk.Advance(grace - time.Nanosecond)
+	if h.Channel(key) == nil {
+		t.Fatal("channel ended before its grace period passed")
+	}
+	if _, err := h.Subscribe(key, hub.SubscribeOptions{}); !errors.Is(err, hub.ErrNotLive) {
+		t.Fatalf("new watcher in the grace period: %v, want ErrNotLive", err)
+	}
+	clk.Advance(time.Nanosecond)
+	if h.Channel(key) != nil {
+		t.Fatal("channel still in the hub after its grace period")
+	}
+	got, err := readAll(sub)
+	if string(got) != "last words" || !errors.Is(err, hub.ErrChannelEnded) {
+		t.Fatalf("watcher got %q then %v, want \"last words\" then ErrChannelEnded", got, err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("events %q, want one (the channel ended)", events)
+	}
+}
+
+// TestHubBufsizeJoin: a generic stream with a bufsize; a late watcher starts
+// at the start of the current chunk.
+func TestHubBufsizeJoin(t *testing.T) {
+	h, _ := newTestHub(func(c *hub.Config) { c.GOPCache = 64 << 10 })
+	defer h.Close()
+	key := hub.Key{User: "fier", Channel: "cam"}
+	p := publish(t, h, key, hub.PublishOptions{Bufsize: 1000})
+	data := payload(12, 3000)
+	if _, err := p.ReadFrom(bytes.NewReader(data[:2500])); err != nil {
+		t.Fatal(err)
+	}
+	sub := subscribe(t, h, key, hub.SubscribeOptions{})
+	if _, err := p.ReadFrom(bytes.NewReader(data[2500:])); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	got, err := readAll(sub)
+	if !bytes.Equal(got, data[2000:]) || !errors.Is(err, hub.ErrChannelEnded) {
+		t.Fatalf("late watcher got %d bytes then %v; want the chunk from byte 2000", len(got), err)
+	}
+}
+
 // TestHubCloseDuringWait: Close wakes a watcher blocked in Next and a
 // broadcaster blocked on a full ring.
 func TestHubCloseDuringWait(t *testing.T) {
-	h := newTestHub(func(c *Config) {
+	h, clk := newTestHub(func(c *hub.Config) {
 		c.Buffer = 64 << 10
 		c.StallTimeout = time.Hour
 	})
-	key := Key{"fier", "cam"}
-	p := publish(t, h, key, PublishOptions{})
-	idle := subscribe(t, h, key, SubscribeOptions{})
-	_ = idle // never reads: the ring fills and the broadcaster waits
+	key := hub.Key{User: "fier", Channel: "cam"}
+	p := publish(t, h, key, hub.PublishOptions{})
+	subscribe(t, h, key, hub.SubscribeOptions{}) // never reads: the ring fills and the broadcaster waits
+	waiting := startFakeWatcher(subscribe(t, h, key, hub.SubscribeOptions{}), 1<<20)
 	pubDone := make(chan error)
 	go func() {
 		_, err := p.ReadFrom(bytes.NewReader(payload(24, 1<<20)))
 		pubDone <- err
 	}()
-	waitFor(t, "ring full", func() bool { return h.Channel(key).Stats().Buffered >= 60<<10 })
+	clk.WaitTimers(t, 1) // the broadcaster waits for space
 	h.Close()
-	var ev *EvictedError
-	if err := <-pubDone; !errors.As(err, &ev) || ev.Reason != ReasonShutdown {
+	var ev *hub.EvictedError
+	if err := <-pubDone; !errors.As(err, &ev) || ev.Reason != hub.ReasonShutdown {
 		t.Fatalf("blocked broadcaster: %v, want shutdown", err)
 	}
 	p.Close()
+	waiting.wait()
+	if !errors.Is(waiting.err, hub.ErrChannelEnded) {
+		t.Fatalf("blocked watcher: %v, want ErrChannelEnded", waiting.err)
+	}
 }

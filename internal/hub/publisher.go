@@ -68,7 +68,7 @@ func (p *Publisher) ReadFrom(r io.Reader) (int64, error) {
 		n, rerr := r.Read(region)
 		if n > 0 {
 			// Outside the lock: these bytes are not visible to anyone yet.
-			p.tracker.Write(region[:n], time.Now())
+			p.tracker.Write(region[:n], c.cfg.Clock.Now())
 			if err := c.commit(p, n); err != nil {
 				return total, err
 			}
@@ -111,7 +111,7 @@ func (p *Publisher) Close() {
 				c.endLocked()
 				ended = true
 			} else {
-				c.graceTimer = time.AfterFunc(c.cfg.Grace, c.graceExpired)
+				c.graceTimer = c.cfg.Clock.AfterFunc(c.cfg.Grace, c.graceExpired)
 			}
 		}
 		close(p.done)
@@ -157,12 +157,17 @@ func (c *Channel) reserve(p *Publisher) ([]byte, error) {
 		// Wake when a watcher at the tail moves, or to check for stalls.
 		wait := make(chan struct{})
 		c.spaceWait = wait
+		timer := c.cfg.Clock.AfterFunc(c.cfg.StallTimeout/4, func() {
+			c.mu.Lock()
+			if c.spaceWait == wait {
+				c.signalSpaceLocked()
+			}
+			c.mu.Unlock()
+		})
 		c.mu.Unlock()
-		timer := time.NewTimer(c.cfg.StallTimeout / 4)
 		select {
 		case <-wait:
 		case <-p.quit:
-		case <-timer.C:
 		}
 		timer.Stop()
 		c.mu.Lock()
@@ -199,7 +204,7 @@ func (c *Channel) commit(p *Publisher, n int) error {
 	case !c.flushing:
 		c.flushing = true
 		if c.flushTimer == nil {
-			c.flushTimer = time.AfterFunc(c.delay, c.flush)
+			c.flushTimer = c.cfg.Clock.AfterFunc(c.delay, c.flush)
 		} else {
 			c.flushTimer.Reset(c.delay)
 		}
