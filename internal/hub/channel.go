@@ -62,8 +62,6 @@ type Channel struct {
 	// Join points, copied from the writer's media tracker at each commit.
 	streamStart int64 // where the current broadcaster's stream began
 	format      media.Format
-	event       string // logged once the lock is released: format detected, GOP measured
-	eventAttrs  []any
 	loggedGOP   int64 // GOP size last logged
 	mediaInfo   MediaInfo
 	join        media.JoinPoint // Pos is absolute
@@ -135,12 +133,12 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 	s := &Subscription{
 		ch:           c,
 		opts:         opts,
+		position:     c.placeLocked(opts.Join),
 		idx:          len(c.subs),
 		lastProgress: c.since(),
 		joined:       c.cfg.Clock.Now(),
 		quit:         make(chan struct{}),
 	}
-	c.placeLocked(s, opts.Join)
 	c.subs = append(c.subs, s)
 	return s, nil
 }

@@ -143,10 +143,9 @@ func (c *Channel) jumpLocked(s *Subscription) {
 	s.skipped += n
 	c.hub.skips.Add(1)
 	c.hub.skippedBytes.Add(n)
-	s.cursor, s.prefix = c.join.Pos, c.join.Prefix
 	// The keyframe itself may be older than MaxLag (a long GOP): the lag
 	// clock restarts at the skip.
-	s.lagFrom = c.since()
+	s.position = c.atJoinLocked()
 }
 
 // Skip applies the skip policy to a watcher whose write timed out while it

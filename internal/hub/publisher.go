@@ -185,17 +185,9 @@ func (c *Channel) commit(p *Publisher, n int) error {
 		c.mu.Unlock()
 		return &EvictedError{Reason: p.stopped}
 	}
-	defer func() {
-		event, attrs := c.event, c.eventAttrs
-		c.event, c.eventAttrs = "", nil
-		c.mu.Unlock()
-		if event != "" && c.hub.cfg.OnEvent != nil {
-			c.hub.cfg.OnEvent(c.key, event, attrs...)
-		}
-	}()
 	c.markLocked(c.head, c.since())
 	c.ring.commit(n)
-	c.trackLocked(p)
+	ev := c.trackLocked(p)
 	c.bytesIn.Add(int64(n))
 	c.hub.bytesIn.Add(int64(n))
 	switch {
@@ -208,6 +200,10 @@ func (c *Channel) commit(p *Publisher, n int) error {
 		} else {
 			c.flushTimer.Reset(c.delay)
 		}
+	}
+	c.mu.Unlock()
+	if ev.msg != "" && c.hub.cfg.OnEvent != nil {
+		c.hub.cfg.OnEvent(c.key, ev.msg, ev.attrs...)
 	}
 	return nil
 }

@@ -14,18 +14,23 @@ type Subscription struct {
 	joined time.Time
 
 	// Under ch.mu:
-	idx          int // index in ch.subs; -1 once removed
-	cursor       int64
+	position                   // where it reads next
+	idx          int           // index in ch.subs; -1 once removed
 	lastProgress time.Duration // last write, or when it last found new bytes after catching up
 	asleep       bool          // caught up and waiting in Next
 	sent         int64
 	skipped      int64
 	err          error
-	prefix       []byte        // join bytes still to send before cursor
-	waiting      bool          // for a keyframe; cursor is not yet where it starts
-	waitSeq      uint64        // the join point it must not take
-	lagFrom      time.Duration // lag is measured from here at least (the last skip)
-	jumpAt       int64         // a planned skip to the newest keyframe happens here; 0 = none
+	jumpAt       int64 // a planned skip to the newest keyframe happens here; 0 = none
+}
+
+// position is where a watcher reads next.
+type position struct {
+	cursor  int64
+	prefix  []byte        // join bytes still to send before cursor
+	waiting bool          // for a keyframe; cursor is not yet where it starts
+	waitSeq uint64        // the join point it must not take
+	lagFrom time.Duration // lag is measured from here at least (the last join or skip)
 }
 
 // Channel returns the subscription's channel.
@@ -67,7 +72,9 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 			return nil, time.Time{}, err
 		}
 		if s.waiting {
-			c.resolveWaitLocked(s)
+			if pos, ok := c.resolveWaitLocked(s.position); ok {
+				s.position = pos
+			}
 		}
 		if s.jumpAt > 0 && s.cursor >= s.jumpAt && len(s.prefix) == 0 {
 			c.jumpLocked(s)
