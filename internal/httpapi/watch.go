@@ -116,35 +116,50 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refuseWatcher answers a watch request that could not join.
+// refuseWatcher answers a watch request that could not join: with the hub's
+// reason as an HTTP status and its message, and what an HTTP client needs
+// besides.
 func (a *API) refuseWatcher(w http.ResponseWriter, r *http.Request, key hub.Key, fromQuery bool, err error) {
-	name := key.User + "/" + key.Channel
-	var code int
-	var msg string
-	switch {
-	case errors.Is(err, hub.ErrNotLive):
-		code, msg = http.StatusNotFound, fmt.Sprintf("channel %s is not live", name)
-	case errors.Is(err, hub.ErrWrongPassword):
-		code, msg = http.StatusUnauthorized, fmt.Sprintf("wrong or missing password for channel %s: give it as ?password= or as the password of HTTP basic auth (any user name)", name)
+	reason, msg, ok := hub.ReasonOf(err)
+	if !ok {
+		reason, msg = "", fmt.Sprintf("cannot join channel %q of user %q", key.Channel, key.User)
+		a.log.Error("http watcher could not join", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "err", err)
+	}
+	code := refusalStatus(reason)
+	switch reason {
+	case protocol.ReasonForbidden:
+		msg += ": give it as ?password= or as the password of HTTP basic auth (any user name)"
 		if !fromQuery {
 			// Lets VLC, mpv and browsers ask for it. The browser player
 			// passes ?password= and asks itself.
 			w.Header().Set("WWW-Authenticate", `Basic realm="fstream channel", charset="UTF-8"`)
 		}
-	case errors.Is(err, hub.ErrChannelFull):
-		code, msg = http.StatusServiceUnavailable, fmt.Sprintf("channel %s has as many watchers as the server allows; try again later", name)
+	case protocol.ReasonBusy:
 		w.Header().Set("Retry-After", "10")
-	case errors.Is(err, hub.ErrBadJoin):
-		code, msg = http.StatusBadRequest, err.Error()+" (join= takes gop, keyframe or live)"
-	case errors.Is(err, hub.ErrHubClosed):
-		code, msg = http.StatusServiceUnavailable, "the server is shutting down"
-	default:
-		code, msg = http.StatusInternalServerError, "cannot join channel "+name
-		a.log.Error("http watcher could not join", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "err", err)
 	}
 	a.metrics.watchRequests.WithLabelValues(strconv.Itoa(code)).Inc()
 	a.log.Info("http watcher refused", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "code", code, "err", err)
 	textError(w, code, msg)
+}
+
+// refusalStatus is the HTTP status that answers a watch request refused for
+// reason; "" (no refusal, the server failed) is a 500.
+func refusalStatus(reason protocol.Reason) int {
+	switch reason {
+	case protocol.ReasonBadRequest:
+		return http.StatusBadRequest
+	case protocol.ReasonUnauthorized, protocol.ReasonForbidden:
+		// A wrong or missing password (for a watcher: the channel's). 401
+		// lets a player ask its user for one (see WWW-Authenticate).
+		return http.StatusUnauthorized
+	case protocol.ReasonNotFound:
+		return http.StatusNotFound
+	case protocol.ReasonBusy:
+		return http.StatusServiceUnavailable
+	case protocol.ReasonTooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
 }
 
 // watchHead answers HEAD /watch without joining: 404 when the channel is not

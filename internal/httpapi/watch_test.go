@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fstream/fstream/internal/protocol"
 	"github.com/fstream/fstream/internal/server"
 )
 
@@ -312,4 +313,25 @@ func FuzzLooksLikeTS(f *testing.F) {
 			t.Fatalf("looksLikeTS = %v, want %v", got, want)
 		}
 	})
+}
+
+// TestRefusalStatus: every reason the protocol knows has an HTTP status of
+// its own kind, not a server error.
+func TestRefusalStatus(t *testing.T) {
+	want := map[protocol.Reason]int{
+		protocol.ReasonBadRequest:   http.StatusBadRequest,
+		protocol.ReasonUnauthorized: http.StatusUnauthorized,
+		protocol.ReasonNotFound:     http.StatusNotFound,
+		protocol.ReasonForbidden:    http.StatusUnauthorized,
+		protocol.ReasonBusy:         http.StatusServiceUnavailable,
+		protocol.ReasonTooLarge:     http.StatusRequestEntityTooLarge,
+	}
+	for _, r := range protocol.Reasons {
+		if got := refusalStatus(r); got != want[r] {
+			t.Errorf("refusalStatus(%s) = %d, want %d", r, got, want[r])
+		}
+	}
+	if got := refusalStatus(""); got != http.StatusInternalServerError {
+		t.Errorf("refusalStatus(\"\") = %d, want 500", got)
+	}
 }

@@ -88,12 +88,13 @@ type PublishOptions struct {
 
 // Publish makes the caller the broadcaster of key, creating the channel or
 // taking it over from the current broadcaster (which is stopped with
-// ReasonTakenOver). The channel is live when Publish returns.
+// ReasonTakenOver). The channel is live when Publish returns. It fails with
+// a *JoinError: ErrHubClosed, or ErrTooManyChannels at the channel limit.
 func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return nil, ErrHubClosed
+		return nil, h.refusal(ErrHubClosed, key, "")
 	}
 	var p, old *Publisher
 	c := h.channels[key]
@@ -104,7 +105,7 @@ func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 	if !ok { // no channel, or one that just ended
 		if h.cfg.MaxChannels > 0 && c == nil && len(h.channels) >= h.cfg.MaxChannels {
 			h.mu.Unlock()
-			return nil, ErrTooManyChannels
+			return nil, h.refusal(ErrTooManyChannels, key, "")
 		}
 		c = newChannel(h, key)
 		h.channels[key] = c
@@ -133,21 +134,31 @@ type SubscribeOptions struct {
 	OnEvict func(CloseReason)
 }
 
-// Subscribe adds a watcher to the live channel key. The watcher receives
-// every byte the broadcaster sends from now on. It fails with ErrNotLive when
-// the channel has no broadcaster and ErrWrongPassword when the password does
-// not match.
+// Subscribe adds a watcher to the live channel key. Where it starts depends
+// on opts.Join and the stream (see JoinPolicy): at the latest keyframe, at
+// the next one, at the next byte, or at a bufsize chunk start. From there on
+// it receives every byte the broadcaster sends, unless the slow-watcher
+// policy moves it ahead. It fails with a *JoinError: ErrBadJoin, ErrHubClosed,
+// ErrNotLive when the channel has no broadcaster, ErrWrongPassword when the
+// password does not match, ErrChannelFull at the watcher limit.
 func (h *Hub) Subscribe(key Key, opts SubscribeOptions) (*Subscription, error) {
+	if _, err := ParseJoinPolicy(string(opts.Join)); err != nil {
+		return nil, h.refusal(ErrBadJoin, key, err.Error())
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, ErrHubClosed
+		return nil, h.refusal(ErrHubClosed, key, "")
 	}
 	c := h.channels[key]
 	if c == nil {
-		return nil, ErrNotLive
+		return nil, h.refusal(ErrNotLive, key, "")
 	}
-	return c.subscribe(opts)
+	s, err := c.subscribe(opts)
+	if err != nil {
+		return nil, h.refusal(err, key, "")
+	}
+	return s, nil
 }
 
 // Channel returns the live channel key, or nil.

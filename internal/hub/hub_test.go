@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fstream/fstream/internal/hub"
+	"github.com/fstream/fstream/internal/protocol"
 )
 
 // TestHubFanOutExact: a ring much smaller than the stream wraps many times
@@ -347,5 +349,65 @@ func TestHubCloseDuringWait(t *testing.T) {
 	waiting.wait()
 	if !errors.Is(waiting.err, hub.ErrChannelEnded) {
 		t.Fatalf("blocked watcher: %v, want ErrChannelEnded", waiting.err)
+	}
+}
+
+// TestHubRefusals: every refusal carries its sentinel for errors.Is, the
+// reason the peer is given and a message that says what to do.
+func TestHubRefusals(t *testing.T) {
+	h, _ := newTestHub(func(c *hub.Config) {
+		c.MaxChannels = 1
+		c.MaxWatchers = 1
+	})
+	key := hub.Key{User: "fier", Channel: "cam"}
+	publish(t, h, key, hub.PublishOptions{Password: "pw"})
+	subscribe(t, h, key, hub.SubscribeOptions{Password: "pw"})
+	tests := []struct {
+		name   string
+		do     func() error
+		err    error
+		reason protocol.Reason
+		msg    string // substring
+	}{
+		{"bad join", func() error {
+			_, err := h.Subscribe(key, hub.SubscribeOptions{Password: "pw", Join: "never"})
+			return err
+		}, hub.ErrBadJoin, protocol.ReasonBadRequest, `join policy "never": want gop, keyframe or live`},
+		{"not live", func() error {
+			_, err := h.Subscribe(hub.Key{User: "fier", Channel: "none"}, hub.SubscribeOptions{})
+			return err
+		}, hub.ErrNotLive, protocol.ReasonNotFound, `channel "none" of user "fier" is not live`},
+		{"wrong password", func() error {
+			_, err := h.Subscribe(key, hub.SubscribeOptions{Password: "guess"})
+			return err
+		}, hub.ErrWrongPassword, protocol.ReasonForbidden, "wrong channel password"},
+		{"channel full", func() error {
+			_, err := h.Subscribe(key, hub.SubscribeOptions{Password: "pw"})
+			return err
+		}, hub.ErrChannelFull, protocol.ReasonBusy, "as many watchers as the server allows (1); try again later"},
+		{"too many channels", func() error {
+			_, err := h.Publish(hub.Key{User: "fier", Channel: "desk"}, hub.PublishOptions{})
+			return err
+		}, hub.ErrTooManyChannels, protocol.ReasonBusy, "maximum of 1 live channels"},
+		{"closed", func() error {
+			h.Close()
+			_, err := h.Subscribe(key, hub.SubscribeOptions{Password: "pw"})
+			return err
+		}, hub.ErrHubClosed, protocol.ReasonBusy, "shutting down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			reason, msg, ok := hub.ReasonOf(err)
+			if !errors.Is(err, tt.err) || !ok || reason != tt.reason || !strings.Contains(msg, tt.msg) {
+				t.Fatalf("err %v: reason %q message %q (refusal %v); want %v, %q, %q", err, reason, msg, ok, tt.err, tt.reason, tt.msg)
+			}
+		})
+	}
+	if _, _, ok := hub.ReasonOf(hub.ErrChannelEnded); ok {
+		t.Error("the end of a channel counts as a refusal")
+	}
+	if _, _, ok := hub.ReasonOf(nil); ok {
+		t.Error("nil counts as a refusal")
 	}
 }

@@ -62,6 +62,16 @@ func refuse(reason protocol.Reason, msg string, detail error) *refusal {
 	return &refusal{reason: reason, msg: msg, detail: detail}
 }
 
+// hubRefusal is the hub's refusal of a broadcaster or a watcher, as the hub
+// words it. The hub refuses a join only with a *hub.JoinError; anything
+// else is the server's own trouble, and busy.
+func hubRefusal(err error) *refusal {
+	if reason, msg, ok := hub.ReasonOf(err); ok {
+		return refuse(reason, msg, err)
+	}
+	return refuse(protocol.ReasonBusy, "the server could not join you to the channel; try again later", err)
+}
+
 func (c *conn) serve() {
 	s := c.srv
 	defer s.wg.Done()
@@ -331,12 +341,8 @@ func (c *conn) broadcast(req protocol.Request) {
 		Remote:   c.remote,
 		OnStop:   func(hub.CloseReason) { c.raw.SetReadDeadline(time.Unix(1, 0)) },
 	})
-	switch {
-	case errors.Is(err, hub.ErrTooManyChannels):
-		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("server has its maximum of %d live channels", s.cfg.MaxChannels), err))
-		return
-	case err != nil:
-		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
+	if err != nil {
+		c.reject(req, req.Ack, hubRefusal(err))
 		return
 	}
 	defer pub.Close()
@@ -390,17 +396,8 @@ func (c *conn) watch(req protocol.Request) {
 		c.state.Store(stateEstablished)
 		return c.nc.SetReadDeadline(time.Time{})
 	})
-	switch {
-	case errors.Is(err, hub.ErrNotLive):
-		c.reject(req, req.Ack, refuse(protocol.ReasonNotFound, fmt.Sprintf("channel %q of user %q is not live", req.Channel, req.User), err))
-	case errors.Is(err, hub.ErrWrongPassword):
-		c.reject(req, req.Ack, refuse(protocol.ReasonForbidden, "wrong channel password", err))
-	case errors.Is(err, hub.ErrBadJoin):
-		c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, err.Error(), err))
-	case errors.Is(err, hub.ErrChannelFull):
-		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("channel has its maximum of %d watchers", s.cfg.MaxWatchersPerChannel), err))
-	case errors.Is(err, hub.ErrHubClosed):
-		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
+	if _, _, ok := hub.ReasonOf(err); ok {
+		c.reject(req, req.Ack, hubRefusal(err))
 	}
 	var ev *hub.EvictedError
 	if errors.As(err, &ev) && (ev.Reason == hub.ReasonStalled || ev.Reason == hub.ReasonLagging) {

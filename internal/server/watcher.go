@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"time"
@@ -32,38 +31,26 @@ type WatchRequest struct {
 }
 
 // ServeWatcher relays the channel to sink until the channel ends, the
-// watcher is evicted, a write fails, or ctx is done. It returns hub.ErrNotLive,
-// hub.ErrWrongPassword or hub.ErrHubClosed before writing anything when the watcher
-// cannot join (hub.ErrChannelFull at the watcher limit, hub.ErrBadJoin for an
-// unknown join policy); otherwise it calls joined (which may write a header) and then
-// streams. TCP and HTTP watchers share this path.
+// watcher is evicted, a write fails, or ctx is done. When the watcher cannot
+// join it returns the hub's refusal (a *hub.JoinError: hub.ReasonOf says
+// what to tell the peer) before writing anything; otherwise it calls joined
+// (which may write a header) and then streams. TCP and HTTP watchers share
+// this path.
 func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	if req.ConnID == 0 {
 		req.ConnID = s.nextID.Add(1)
 	}
 	err := s.serveWatcher(ctx, req, sink, joined)
-	// Refusals are counted like TCP handshakes (conn.reject counts those).
-	switch {
-	case errors.Is(err, hub.ErrNotLive):
-		s.countHandshake(string(protocol.ReasonNotFound))
-	case errors.Is(err, hub.ErrWrongPassword):
-		s.countHandshake(string(protocol.ReasonForbidden))
-	case errors.Is(err, hub.ErrChannelFull), errors.Is(err, hub.ErrHubClosed):
-		s.countHandshake(string(protocol.ReasonBusy))
-	case errors.Is(err, hub.ErrBadJoin):
-		s.countHandshake(string(protocol.ReasonBadRequest))
+	if reason, _, ok := hub.ReasonOf(err); ok {
+		s.countHandshake(string(reason)) // as conn.reject counts a TCP watcher's
 	}
 	return err
 }
 
 func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
-	join, err := hub.ParseJoinPolicy(req.Params[protocol.KeyJoin])
-	if err != nil {
-		return fmt.Errorf("%w: %v", hub.ErrBadJoin, err)
-	}
 	key := hub.Key{User: req.User, Channel: req.Channel}
 	sub, err := s.hub.Subscribe(key, hub.SubscribeOptions{
-		Join:     join,
+		Join:     hub.JoinPolicy(req.Params[protocol.KeyJoin]),
 		Password: req.Password,
 		Via:      req.Via,
 		ID:       req.ConnID,
