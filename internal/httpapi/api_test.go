@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fstream/fstream/internal/hub"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 func TestNewRequiresServer(t *testing.T) {
@@ -25,7 +26,7 @@ func TestNewRequiresServer(t *testing.T) {
 // TestCloseIdempotent starts the real sampler and stops it twice.
 func TestCloseIdempotent(t *testing.T) {
 	e := startEnv(t, envOptions{})
-	a, err := New(Config{Server: e.srv})
+	a, err := New(Config{Server: e.srv.Server})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestStatusCodes(t *testing.T) {
 func TestLoopbackOnly(t *testing.T) {
 	e := startEnv(t, envOptions{})
 	e.broadcast(t, "fier", "cam", "")
-	open, err := newAPI(Config{Server: e.srv, AllowRemoteReads: true}, 0)
+	open, err := newAPI(Config{Server: e.srv.Server, AllowRemoteReads: true}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,15 +234,15 @@ func TestKick(t *testing.T) {
 	b := e.broadcast(t, "fier", "cam", "")
 	tcpW := e.watchTCP(t, "fier", "cam", "")
 	hw := e.startHTTPWatch(t, "/watch/fier/cam?join=live", nil)
-	waitFor(t, "two watchers", func() bool { return e.watchers("fier", "cam") == 2 })
+	servertest.WaitFor(t, "two watchers", func() bool { return e.srv.Watchers("fier", "cam") == 2 })
 	payload := tsPayload(20)
 	if _, err := b.Write(payload); err != nil {
 		t.Fatal(err)
 	}
-	readN(t, tcpW, len(payload))
+	servertest.ReadN(t, tcpW, len(payload))
 
 	var id uint64
-	for _, w := range e.channel("fier", "cam").Info().Watchers {
+	for _, w := range e.srv.Channel("fier", "cam").Info().Watchers {
 		if w.Remote == tcpW.LocalAddr().String() {
 			id = w.ID
 		}
@@ -263,7 +264,7 @@ func TestKick(t *testing.T) {
 	if n, err := io.Copy(io.Discard, tcpW); err != nil && isTimeout(err) {
 		t.Fatalf("kicked TCP watcher still connected after %d bytes", n)
 	}
-	if n := e.watchers("fier", "cam"); n != 1 {
+	if n := e.srv.Watchers("fier", "cam"); n != 1 {
 		t.Fatalf("%d watchers after kicking one, want 1", n)
 	}
 	if resp, body := e.do(t, "POST", path, auth); resp.StatusCode != 404 {
@@ -289,7 +290,7 @@ func TestKick(t *testing.T) {
 	if _, err := io.Copy(io.Discard, b); err != nil && isTimeout(err) {
 		t.Fatal("kicked broadcaster still connected")
 	}
-	waitFor(t, "the channel to end", func() bool { return e.channel("fier", "cam") == nil })
+	servertest.WaitFor(t, "the channel to end", func() bool { return e.srv.Channel("fier", "cam") == nil })
 	if n := e.srv.Counters().Hub.Evictions[hub.ReasonKicked]; n != 3 {
 		t.Errorf("%d kicked evictions, want 3", n)
 	}
@@ -329,14 +330,14 @@ func TestChannelsAPIGolden(t *testing.T) {
 
 	tcpW := e.watchTCP(t, "fier", "cam", "")
 	e.startHTTPWatch(t, "/watch/fier/cam?join=live", nil)
-	waitFor(t, "two watchers", func() bool { return e.watchers("fier", "cam") == 2 })
+	servertest.WaitFor(t, "two watchers", func() bool { return e.srv.Watchers("fier", "cam") == 2 })
 	payload := tsPayload(50)
 	if _, err := b.Write(payload); err != nil {
 		t.Fatal(err)
 	}
-	readN(t, tcpW, len(payload))
-	ch := e.channel("fier", "cam")
-	waitFor(t, "both watchers served", func() bool { return ch.Stats().BytesOut == int64(2*len(payload)) })
+	servertest.ReadN(t, tcpW, len(payload))
+	ch := e.srv.Channel("fier", "cam")
+	servertest.WaitFor(t, "both watchers served", func() bool { return ch.Stats().BytesOut == int64(2*len(payload)) })
 	clk.advance(2 * time.Second)
 	e.api.sample()
 

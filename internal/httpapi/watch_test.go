@@ -16,6 +16,7 @@ import (
 
 	"github.com/fstream/fstream/internal/protocol"
 	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 func TestContentType(t *testing.T) {
@@ -100,7 +101,7 @@ func TestWatchStream(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := e.broadcast(t, "fier", tt.channel, tt.chanPW)
 			hw := e.startHTTPWatch(t, tt.path, tt.hdr)
-			waitFor(t, "the HTTP watcher", func() bool { return e.watchers("fier", tt.channel) == 1 })
+			servertest.WaitFor(t, "the HTTP watcher", func() bool { return e.srv.Watchers("fier", tt.channel) == 1 })
 			payload := tsPayload(3000) // 564 KB: more than one batch
 			if _, err := b.Write(payload); err != nil {
 				t.Fatal(err)
@@ -172,7 +173,7 @@ func TestWatchCurl(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "curl to join", func() bool { return e.watchers("fier", "cam") == 1 })
+	servertest.WaitFor(t, "curl to join", func() bool { return e.srv.Watchers("fier", "cam") == 1 })
 	payload := tsPayload(2000)
 	if _, err := b.Write(payload); err != nil {
 		t.Fatal(err)
