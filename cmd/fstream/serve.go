@@ -229,10 +229,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		cfg.TLS = reloader.TLSConfig()
 		logCertificate(logger, "certificate loaded", reloader.Leaf())
 	}
-	if err := cfg.Validate(); err != nil {
-		return asUsage(err)
-	}
-	srv, err := server.New(cfg)
+	srv, err := server.New(cfg) // validates cfg: a bad setting is a usage error
 	if err != nil {
 		return asUsage(err)
 	}

@@ -121,7 +121,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first invalid setting.
+// Validate reports every invalid setting, joined into one error.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Auth == nil {
@@ -179,6 +179,11 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// gopCache is the GOP cache the hub gets: GOPCache, but at most half the
+// channel buffer, so that joins never take the ring from the watchers. A
+// bufsize (a join point for generic streams) is bounded by the same.
+func (c *Config) gopCache() int { return min(c.GOPCache, c.ChannelBuffer/2) }
 
 // TokenStore issues one-time broadcast tokens; auth.Tokens implements it.
 type TokenStore interface {

@@ -326,8 +326,8 @@ func (c *conn) broadcast(req protocol.Request) {
 	var bufsize int64
 	if v, ok := req.Params[protocol.KeyBufsize]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if limit := int64(min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)); err != nil || n < 1 || n > limit {
-			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize=%q: want a whole number of bytes from 1 to %d", v, min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)), err))
+		if limit := int64(s.cfg.gopCache()); err != nil || n < 1 || n > limit {
+			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize=%q: want a whole number of bytes from 1 to %d", v, limit), err))
 			return
 		}
 		bufsize = n
@@ -339,7 +339,7 @@ func (c *conn) broadcast(req protocol.Request) {
 		Delay:    req.Delay,
 		ID:       c.id,
 		Remote:   c.remote,
-		OnStop:   func(hub.CloseReason) { c.raw.SetReadDeadline(time.Unix(1, 0)) },
+		OnStop:   func(hub.CloseReason) { c.raw.SetReadDeadline(aLongTimeAgo) },
 	})
 	if err != nil {
 		c.reject(req, req.Ack, hubRefusal(err))

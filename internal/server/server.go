@@ -29,6 +29,10 @@ const (
 	maxAcceptBackoff = time.Second
 )
 
+// aLongTimeAgo is a deadline in the past: set on a connection, it makes a
+// blocked read or write return at once (net/http does the same).
+var aLongTimeAgo = time.Unix(1, 0)
+
 // Server relays broadcasters' streams to watchers.
 type Server struct {
 	cfg Config
@@ -84,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 		OnEvent: func(k hub.Key, msg string, attrs ...any) {
 			log.Info(msg, append([]any{"user", k.User, "channel", k.Channel}, attrs...)...)
 		},
-		GOPCache:    min(cfg.GOPCache, cfg.ChannelBuffer/2),
+		GOPCache:    cfg.gopCache(),
 		DefaultJoin: cfg.DefaultJoin,
 		SlowPolicy:  cfg.SlowPolicy,
 	})
@@ -255,7 +259,7 @@ func (s *Server) beginClose() {
 	// through the hub.
 	for c := range s.conns {
 		if c.state.Load() == stateHandshake {
-			c.raw.SetDeadline(time.Unix(1, 0))
+			c.raw.SetDeadline(aLongTimeAgo)
 		}
 	}
 	s.mu.Unlock()

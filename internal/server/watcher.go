@@ -55,7 +55,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 		Via:      req.Via,
 		ID:       req.ConnID,
 		Remote:   req.Remote,
-		OnEvict:  func(hub.CloseReason) { sink.SetWriteDeadline(time.Unix(1, 0)) },
+		OnEvict:  func(hub.CloseReason) { sink.SetWriteDeadline(aLongTimeAgo) },
 	})
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	defer s.watchers.Add(-1)
 	stop := context.AfterFunc(ctx, func() {
 		sub.Close()
-		sink.SetWriteDeadline(time.Unix(1, 0))
+		sink.SetWriteDeadline(aLongTimeAgo)
 	})
 	defer stop()
 
