@@ -179,6 +179,8 @@ func (c *Channel) endLocked() {
 	c.signalSpaceLocked()
 }
 
+// graceExpired ends the channel when its grace period passed without a
+// broadcaster (the grace timer calls it).
 func (c *Channel) graceExpired() {
 	c.mu.Lock()
 	if c.publisher != nil || c.ended {
@@ -203,6 +205,7 @@ func (c *Channel) publishLocked() {
 	}
 }
 
+// flush publishes the bytes a delay held back (the flush timer calls it).
 func (c *Channel) flush() {
 	c.mu.Lock()
 	c.flushing = false
@@ -212,6 +215,8 @@ func (c *Channel) flush() {
 	c.mu.Unlock()
 }
 
+// signalSpaceLocked wakes the broadcaster if it waits for space. Expects
+// c.mu.
 func (c *Channel) signalSpaceLocked() {
 	if c.spaceWait != nil {
 		close(c.spaceWait)

@@ -13,13 +13,20 @@ type Key struct {
 	Channel string
 }
 
-// Config configures a Hub. The fields mean what the Config fields of the
-// same names mean.
+// Config configures a Hub.
 type Config struct {
-	Buffer       int
-	Grace        time.Duration
+	// Buffer bounds the bytes a channel keeps for its slowest watcher and
+	// for joins; its ring grows on demand up to this.
+	Buffer int
+	// Grace is how long a channel's watchers wait for a broadcaster that
+	// left before the channel ends.
+	Grace time.Duration
+	// StallTimeout is how long a watcher may make no progress while it
+	// holds its channel's broadcaster back before it is evicted.
 	StallTimeout time.Duration
-	MaxLag       time.Duration
+	// MaxLag is the largest age of a watcher's oldest pending byte before
+	// the slow-watcher policy applies. Zero disables the check.
+	MaxLag time.Duration
 	// MaxChannels and MaxWatchers bound the hub's channels and each
 	// channel's watchers; zero means no limit.
 	MaxChannels int

@@ -32,6 +32,9 @@ type Publisher struct {
 // Channel returns the publisher's channel.
 func (p *Publisher) Channel() *Channel { return p.ch }
 
+// stopLocked ends the publisher for reason: its ReadFrom returns an
+// *EvictedError. The caller calls OnStop once it has unlocked. Expects
+// ch.mu.
 func (p *Publisher) stopLocked(reason CloseReason) {
 	if p.stopped == "" {
 		p.ch.hub.countEviction(reason)
@@ -86,6 +89,7 @@ func (p *Publisher) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// stopErr returns why the hub stopped the publisher, or nil.
 func (p *Publisher) stopErr() error {
 	p.ch.mu.Lock()
 	defer p.ch.mu.Unlock()
