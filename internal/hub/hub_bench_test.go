@@ -1,4 +1,4 @@
-package server
+package hub_test
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fstream/fstream/internal/hub"
 )
 
 // chunkReader hands out n chunks of one fixed buffer, as a socket would.
@@ -29,13 +31,13 @@ func BenchmarkHubFanOut(b *testing.B) {
 	const chunkSize = 64 << 10
 	for _, watchers := range []int{1, 10, 100, 1000} {
 		b.Run(fmt.Sprintf("watchers=%d", watchers), func(b *testing.B) {
-			h := NewHub(HubConfig{Buffer: 16 << 20, StallTimeout: time.Minute})
+			h := hub.New(hub.Config{Buffer: 16 << 20, StallTimeout: time.Minute})
 			defer h.Close()
-			key := Key{"bench", "bench"}
-			p, _ := h.Publish(key, PublishOptions{})
+			key := hub.Key{User: "bench", Channel: "bench"}
+			p, _ := h.Publish(key, hub.PublishOptions{})
 			var wg sync.WaitGroup
 			for range watchers {
-				sub, _ := h.Subscribe(key, SubscribeOptions{})
+				sub, _ := h.Subscribe(key, hub.SubscribeOptions{})
 				wg.Go(func() {
 					var iov [2][]byte
 					for {

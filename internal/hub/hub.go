@@ -1,4 +1,4 @@
-package server
+package hub
 
 import (
 	"crypto/subtle"
@@ -13,13 +13,20 @@ type Key struct {
 	Channel string
 }
 
-// HubConfig configures a Hub. The fields mean what the Config fields of the
-// same names mean.
-type HubConfig struct {
-	Buffer       int
-	Grace        time.Duration
+// Config configures a Hub.
+type Config struct {
+	// Buffer bounds the bytes a channel keeps for its slowest watcher and
+	// for joins; its ring grows on demand up to this.
+	Buffer int
+	// Grace is how long a channel's watchers wait for a broadcaster that
+	// left before the channel ends.
+	Grace time.Duration
+	// StallTimeout is how long a watcher may make no progress while it
+	// holds its channel's broadcaster back before it is evicted.
 	StallTimeout time.Duration
-	MaxLag       time.Duration
+	// MaxLag is the largest age of a watcher's oldest pending byte before
+	// the slow-watcher policy applies. Zero disables the check.
+	MaxLag time.Duration
 	// MaxChannels and MaxWatchers bound the hub's channels and each
 	// channel's watchers; zero means no limit.
 	MaxChannels int
@@ -35,6 +42,8 @@ type HubConfig struct {
 	DefaultJoin JoinPolicy
 	// SlowPolicy is what happens to a media watcher past MaxLag.
 	SlowPolicy SlowPolicy
+	// Clock is the hub's time; nil means real time.
+	Clock Clock
 }
 
 // Hub is the set of live channels. It knows nothing of sockets: broadcasters
@@ -43,7 +52,7 @@ type HubConfig struct {
 //
 // Lock order: Hub.mu before Channel.mu. Neither is held across I/O.
 type Hub struct {
-	cfg HubConfig
+	cfg Config
 
 	bytesIn, bytesOut   atomic.Int64
 	skips, skippedBytes atomic.Int64
@@ -54,8 +63,11 @@ type Hub struct {
 	closed   bool
 }
 
-// NewHub returns an empty hub.
-func NewHub(cfg HubConfig) *Hub {
+// New returns an empty hub.
+func New(cfg Config) *Hub {
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
 	h := &Hub{cfg: cfg, channels: make(map[Key]*Channel), evictions: make(map[CloseReason]*atomic.Int64)}
 	for _, r := range CloseReasons {
 		h.evictions[r] = new(atomic.Int64)
@@ -83,12 +95,13 @@ type PublishOptions struct {
 
 // Publish makes the caller the broadcaster of key, creating the channel or
 // taking it over from the current broadcaster (which is stopped with
-// ReasonTakenOver). The channel is live when Publish returns.
+// ReasonTakenOver). The channel is live when Publish returns. It fails with
+// a *JoinError: ErrHubClosed, or ErrTooManyChannels at the channel limit.
 func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return nil, ErrHubClosed
+		return nil, h.refusal(ErrHubClosed, key, "")
 	}
 	var p, old *Publisher
 	c := h.channels[key]
@@ -99,7 +112,7 @@ func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 	if !ok { // no channel, or one that just ended
 		if h.cfg.MaxChannels > 0 && c == nil && len(h.channels) >= h.cfg.MaxChannels {
 			h.mu.Unlock()
-			return nil, ErrTooManyChannels
+			return nil, h.refusal(ErrTooManyChannels, key, "")
 		}
 		c = newChannel(h, key)
 		h.channels[key] = c
@@ -128,21 +141,31 @@ type SubscribeOptions struct {
 	OnEvict func(CloseReason)
 }
 
-// Subscribe adds a watcher to the live channel key. The watcher receives
-// every byte the broadcaster sends from now on. It fails with ErrNotLive when
-// the channel has no broadcaster and ErrWrongPassword when the password does
-// not match.
+// Subscribe adds a watcher to the live channel key. Where it starts depends
+// on opts.Join and the stream (see JoinPolicy): at the latest keyframe, at
+// the next one, at the next byte, or at a bufsize chunk start. From there on
+// it receives every byte the broadcaster sends, unless the slow-watcher
+// policy moves it ahead. It fails with a *JoinError: ErrBadJoin, ErrHubClosed,
+// ErrNotLive when the channel has no broadcaster, ErrWrongPassword when the
+// password does not match, ErrChannelFull at the watcher limit.
 func (h *Hub) Subscribe(key Key, opts SubscribeOptions) (*Subscription, error) {
+	if _, err := ParseJoinPolicy(string(opts.Join)); err != nil {
+		return nil, h.refusal(ErrBadJoin, key, err.Error())
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, ErrHubClosed
+		return nil, h.refusal(ErrHubClosed, key, "")
 	}
 	c := h.channels[key]
 	if c == nil {
-		return nil, ErrNotLive
+		return nil, h.refusal(ErrNotLive, key, "")
 	}
-	return c.subscribe(opts)
+	s, err := c.subscribe(opts)
+	if err != nil {
+		return nil, h.refusal(err, key, "")
+	}
+	return s, nil
 }
 
 // Channel returns the live channel key, or nil.
@@ -195,32 +218,4 @@ func (h *Hub) removeChannel(c *Channel) {
 // tell an attacker how much of a guess was right.
 func passwordsEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
-// HubCounters are totals over the hub's life.
-type HubCounters struct {
-	BytesIn, BytesOut int64
-	// Evictions counts watchers and broadcasters the hub ended, by reason.
-	Evictions map[CloseReason]int64
-	// Skips and SkippedBytes count moves of lagging watchers to a keyframe.
-	Skips, SkippedBytes int64
-}
-
-// Counters returns the hub's totals.
-func (h *Hub) Counters() HubCounters {
-	out := HubCounters{
-		BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(),
-		Skips: h.skips.Load(), SkippedBytes: h.skippedBytes.Load(),
-		Evictions: make(map[CloseReason]int64, len(h.evictions)),
-	}
-	for r, n := range h.evictions {
-		out.Evictions[r] = n.Load()
-	}
-	return out
-}
-
-func (h *Hub) countEviction(r CloseReason) {
-	if n := h.evictions[r]; n != nil {
-		n.Add(1)
-	}
 }

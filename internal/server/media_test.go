@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -15,6 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fstream/fstream/internal/hub"
+	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 // Real streams made by ffmpeg go through the real server at real-time pace;
@@ -146,9 +150,9 @@ func TestJoinPolicies(t *testing.T) {
 
 func testJoins(t *testing.T, format string) {
 	stream := makeStream(t, format)
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel="+format)
-	early := startDrain(mustHandshake(t, ts.addr, "watch,user=fier,channel="+format))
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel="+format)
+	early := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel="+format))
 
 	policies := []string{"gop", "keyframe", "live"}
 	r := rand.New(rand.NewPCG(uint64(len(format)), 7))
@@ -169,14 +173,14 @@ func testJoins(t *testing.T, format string) {
 			wg.Go(func() {
 				time.Sleep(time.Until(start.Add(at)))
 				res := &joinResult{policy: pol, at: at, connected: time.Now()}
-				c, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+				c, err := net.DialTimeout("tcp", ts.Addr, 5*time.Second)
 				if err != nil {
 					t.Errorf("dial: %v", err)
 					return
 				}
 				defer c.Close()
-				c.Write(rawFrame(fmt.Sprintf("watch,ack=1,user=fier,channel=%s,join=%s", format, pol)))
-				if st, err := readStatusFrame(c); st != "ok" {
+				c.Write(servertest.Frame(fmt.Sprintf("watch,ack=1,user=fier,channel=%s,join=%s", format, pol)))
+				if st, err := servertest.ReadStatus(c); st != "ok" {
 					t.Errorf("%s watcher: %q %v", pol, st, err)
 					return
 				}
@@ -252,14 +256,16 @@ func testJoins(t *testing.T, format string) {
 func TestSkipKeepsPicture(t *testing.T) {
 	needFFmpeg(t)
 	stream := makeStream(t, "ts")
-	ts := startServer(t, func(c *Config) {
+	ts := servertest.Start(t, func(c *server.Config) {
 		c.BroadcasterGrace = 0
 		c.MaxLag = 1500 * time.Millisecond
 		c.WatcherSendBuffer = 16 << 10 // so that lag shows within seconds
 	})
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam")
-	slow := mustHandshake(t, ts.addr, "watch,user=fier,channel=cam")
-	slow.SetReadBuffer(8 << 10)
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=cam")
+	slow := servertest.DialSlow(t, ts.Addr, 8<<10)
+	if st := servertest.Handshake(t, slow, "watch,user=fier,channel=cam"); st != "ok" {
+		t.Fatalf("slow watcher's handshake: %q", st)
+	}
 	rate := len(stream) / mediaSeconds
 	got := make(chan []byte)
 	go func() {
@@ -287,9 +293,9 @@ func TestSkipKeepsPicture(t *testing.T) {
 	}
 	b.CloseWrite()
 	data := <-got
-	cs := ts.srv.Counters()
-	if cs.Hub.Skips == 0 || cs.Hub.Evictions[ReasonLagging] != 0 {
-		t.Fatalf("slow watcher: %d skips, %d lag evictions; want skips and no eviction", cs.Hub.Skips, cs.Hub.Evictions[ReasonLagging])
+	cs := ts.Counters()
+	if cs.Hub.Skips == 0 || cs.Hub.Evictions[hub.ReasonLagging] != 0 {
+		t.Fatalf("slow watcher: %d skips, %d lag evictions; want skips and no eviction", cs.Hub.Skips, cs.Hub.Evictions[hub.ReasonLagging])
 	}
 	errs := decodeErrors(t, data)
 	if len(errs) > 0 {

@@ -1,4 +1,4 @@
-package server
+package hub
 
 import (
 	"fmt"
@@ -74,24 +74,31 @@ func (c *Channel) startTrackingLocked(p *Publisher) {
 	c.mediaInfo = MediaInfo{}
 }
 
+// event is something about a channel worth a log line, reported through
+// Config.OnEvent once the channel lock is released.
+type event struct {
+	msg   string // "" for none
+	attrs []any
+}
+
 // trackLocked copies what the writer's tracker learned from the bytes just
-// committed. Expects c.mu.
-func (c *Channel) trackLocked(p *Publisher) {
+// committed, and returns what is worth logging about it. Expects c.mu.
+func (c *Channel) trackLocked(p *Publisher) (ev event) {
 	t := p.tracker
 	if t == nil {
-		return
+		return ev
 	}
 	in := t.Info()
 	c.mediaInfo = MediaInfo{Format: formatName(in.Format), Codec: in.Codec, GOPBytes: in.GOPBytes, GOPDuration: in.GOPDuration}
 	if f := t.Format(); f != c.format {
 		c.format = f
 		c.loggedGOP = 0
-		c.event, c.eventAttrs = "stream format detected", []any{"format", c.mediaInfo.Format, "codec", in.Codec}
+		ev = event{"stream format detected", []any{"format", c.mediaInfo.Format, "codec", in.Codec}}
 	} else if g := in.GOPBytes; g > 0 && (c.loggedGOP == 0 || g > c.loggedGOP*5/4 || g < c.loggedGOP*3/4) {
 		// The first GOP, and changes of a quarter or more.
 		c.loggedGOP = g
-		c.event, c.eventAttrs = "GOP measured", []any{"format", c.mediaInfo.Format, "codec", in.Codec,
-			"gop_bytes", g, "gop_seconds", in.GOPDuration.Round(time.Millisecond).Seconds()}
+		ev = event{"GOP measured", []any{"format", c.mediaInfo.Format, "codec", in.Codec,
+			"gop_bytes", g, "gop_seconds", in.GOPDuration.Round(time.Millisecond).Seconds()}}
 	}
 	if jp, ok := t.JoinPoint(); ok && jp.Seq != p.joinSeq {
 		p.joinSeq = jp.Seq
@@ -103,6 +110,7 @@ func (c *Channel) trackLocked(p *Publisher) {
 		c.keepJoin = true
 	}
 	c.trackRetain = p.base + t.RetainFrom()
+	return ev
 }
 
 func formatName(f media.Format) string {
@@ -141,9 +149,16 @@ func (c *Channel) chunkStartLocked() int64 {
 	return c.streamStart + (c.head-c.streamStart)/c.bufsize*c.bufsize
 }
 
-// placeLocked sets where a new watcher starts, by policy. Expects c.mu.
-func (c *Channel) placeLocked(s *Subscription, policy JoinPolicy) {
-	s.cursor = c.head
+// atJoinLocked is the position at the newest join point: its prefix (the
+// PAT/PMT or parameter sets), then the ring from its keyframe on. The lag
+// clock starts now: the GOP is old by design, not lag. Expects c.mu and a
+// usable join point.
+func (c *Channel) atJoinLocked() position {
+	return position{cursor: c.join.Pos, prefix: c.join.Prefix, lagFrom: c.since()}
+}
+
+// placeLocked returns where a new watcher starts, by policy. Expects c.mu.
+func (c *Channel) placeLocked(policy JoinPolicy) position {
 	if policy == "" {
 		policy = c.cfg.DefaultJoin
 	}
@@ -152,79 +167,38 @@ func (c *Channel) placeLocked(s *Subscription, policy JoinPolicy) {
 		// Chunk-aligned join for generic streams (the later original's
 		// bufsize): the start of the current chunk if it is still
 		// buffered, else the start of the next one.
-		if chunk := c.chunkStartLocked(); chunk >= c.tail {
-			s.cursor = chunk
-		} else {
-			s.cursor = chunk + c.bufsize
+		chunk := c.chunkStartLocked()
+		if chunk < c.tail {
+			chunk += c.bufsize
 		}
+		return position{cursor: chunk}
 	case policy == JoinLive || c.format == media.FormatGeneric:
+		return position{cursor: c.head}
 	case c.head == c.streamStart:
-		// Nothing sent yet: from the first byte is a clean start.
+		return position{cursor: c.head} // nothing sent yet: from the first byte is a clean start
 	case policy == JoinGOP && c.joinUsableLocked():
-		s.cursor, s.prefix = c.join.Pos, c.join.Prefix
-		s.lagFrom = c.since() // the GOP is old by design, not lag
+		return c.atJoinLocked()
+	case policy == JoinGOP:
+		// Any join point will do, even one found during detection.
+		return position{cursor: c.head, waiting: true, waitSeq: 0}
 	default:
-		s.waiting = true
-		s.waitSeq = c.joinSeq
-		if policy == JoinGOP {
-			s.waitSeq = 0 // any join point will do, even one found during detection
-		}
+		return position{cursor: c.head, waiting: true, waitSeq: c.joinSeq}
 	}
 }
 
-// resolveWaitLocked moves a watcher waiting for a keyframe to it once it
-// exists, or back to live if the stream turned out not to be media.
-func (c *Channel) resolveWaitLocked(s *Subscription) {
+// resolveWaitLocked returns where a watcher waiting for a keyframe at pos
+// starts once it can: at the keyframe once there is one it may take, or
+// where it is if the stream turned out not to be media. ok is false while it
+// must wait on. Expects c.mu.
+func (c *Channel) resolveWaitLocked(pos position) (_ position, ok bool) {
 	switch {
 	case c.format == media.FormatGeneric:
-		s.waiting = false // its cursor was held while detecting: nothing lost
-	case c.joinSeq > s.waitSeq && c.joinUsableLocked():
-		s.waiting = false
-		s.cursor, s.prefix = c.join.Pos, c.join.Prefix
-		s.lagFrom = c.since()
+		pos.waiting = false // its cursor was held while detecting: nothing lost
+		return pos, true
+	case c.joinSeq > pos.waitSeq && c.joinUsableLocked():
+		return c.atJoinLocked(), true
 	}
-}
-
-// skipLocked handles a media watcher past MaxLag under the skip policy: it
-// plans a jump from the next keyframe in the watcher's own stream to the
-// newest keyframe. The watcher keeps receiving whole GOPs up to the cut, so
-// its player sees a clean cut, not corruption. When no keyframe newer than
-// that one exists yet, the watcher goes on and the lag clock restarts: the
-// jump comes once the stream has moved on. It reports false when the policy
-// or the stream does not allow skipping.
-func (c *Channel) skipLocked(s *Subscription) bool {
-	if c.cfg.SlowPolicy != SlowSkip || !c.format.IsMedia() || s.waiting {
-		return false
-	}
-	if s.jumpAt == 0 && c.joinUsableLocked() {
-		for _, pos := range c.joinHist {
-			if pos >= s.cursor {
-				if pos < c.join.Pos {
-					s.jumpAt = pos
-				}
-				break
-			}
-		}
-	}
-	s.lastProgress = c.since()
-	s.lagFrom = s.lastProgress
-	return true
-}
-
-// jumpLocked carries out a planned skip once the watcher reached the cut.
-func (c *Channel) jumpLocked(s *Subscription) {
-	s.jumpAt = 0
-	if !c.joinUsableLocked() || c.join.Pos <= s.cursor {
-		return
-	}
-	n := c.join.Pos - s.cursor
-	s.skipped += n
-	c.hub.skips.Add(1)
-	c.hub.skippedBytes.Add(n)
-	s.cursor, s.prefix = c.join.Pos, c.join.Prefix
-	// The keyframe itself may be older than MaxLag (a long GOP): the lag
-	// clock restarts at the skip.
-	s.lagFrom = c.since()
+	return pos, false
 }
 
 // maxJoinHist bounds the recent keyframe positions kept for planning skips.
@@ -235,27 +209,4 @@ func (c *Channel) recordJoinLocked(pos int64) {
 		c.joinHist = append(c.joinHist[:0], c.joinHist[1:]...)
 	}
 	c.joinHist = append(c.joinHist, pos)
-}
-
-// Skip applies the skip policy to a watcher whose write timed out while it
-// was still making progress (a link slower than the stream). It reports false
-// when the policy or the stream does not allow it; the caller then
-// disconnects the watcher.
-func (s *Subscription) Skip() bool {
-	c := s.ch
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return s.err == nil && c.skipLocked(s)
-}
-
-// Evict removes the watcher for reason, as the hub would, so that it is
-// counted the same way.
-func (s *Subscription) Evict(reason CloseReason) error {
-	c := s.ch
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s.err == nil {
-		s.evictLocked(reason)
-	}
-	return s.err
 }
