@@ -23,10 +23,11 @@ test: ## go vet, then every test with the race detector
 	go vet ./...
 	go test -race -count=1 -timeout 9m ./...
 
-bench: ## Go benchmarks, then the fstream bench --suite performance table (under 2 minutes)
+bench: ## Go benchmarks, then the performance suite; any FAIL fails (about 2 minutes)
 	go test -run='^$$' -bench=. -benchmem -benchtime=200ms ./internal/...
 	@$(MAKE) --no-print-directory build
-	./$(BIN) bench --suite
+	CGO_ENABLED=0 go build -trimpath -o bin/fstream-suite ./internal/bench/cmd/suite
+	./bin/fstream-suite --strict --fstream $(BIN)
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	@set -e; for pkg in $$(go list ./...); do \

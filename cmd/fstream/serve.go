@@ -26,6 +26,7 @@ import (
 	"github.com/fstream/fstream/internal/client"
 	"github.com/fstream/fstream/internal/config"
 	"github.com/fstream/fstream/internal/httpapi"
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/server"
 )
 
@@ -141,8 +142,8 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.IntVar(&c.ChannelBuffer, "channel-buffer", c.ChannelBuffer, "`BYTES` each channel buffers for its slowest watcher")
 	fl.IntVar(&c.WatcherSendBuffer, "watcher-sndbuf", c.WatcherSendBuffer, "kernel send buffer of each watcher socket in `BYTES` (0: kernel autotuning)")
 	fl.IntVar(&c.GOPCache, "gop-cache", c.GOPCache, "`BYTES` of the latest group of pictures kept for joining watchers (at most half the channel buffer)")
-	fl.Var(newChoiceValue(&opts.Join, string(c.DefaultJoin), string(server.JoinGOP), string(server.JoinKeyframe), string(server.JoinLive)), "join", "where watchers start in a media stream: gop, keyframe or live")
-	fl.Var(newChoiceValue(&opts.SlowPolicy, string(c.SlowPolicy), string(server.SlowSkip), string(server.SlowDisconnect)), "slow-policy", "what happens to a media watcher past --max-lag: skip (to the newest keyframe) or disconnect")
+	fl.Var(newChoiceValue(&opts.Join, string(c.DefaultJoin), string(hub.JoinGOP), string(hub.JoinKeyframe), string(hub.JoinLive)), "join", "where watchers start in a media stream: gop, keyframe or live")
+	fl.Var(newChoiceValue(&opts.SlowPolicy, string(c.SlowPolicy), string(hub.SlowSkip), string(hub.SlowDisconnect)), "slow-policy", "what happens to a media watcher past --max-lag: skip (to the newest keyframe) or disconnect")
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "PEM `FILE` of the TLS certificate chain; TLS and plain clients share --listen")
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "PEM `FILE` of the TLS private key")
 	fl.BoolVar(&c.TLSRequired, "tls-required", c.TLSRequired, "refuse clients that do not use TLS")
@@ -205,8 +206,8 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	logSettings(logger, opts)
 	users := auth.NewDir(opts.Users)
 	cfg := opts.Config
-	cfg.DefaultJoin = server.JoinPolicy(opts.Join)
-	cfg.SlowPolicy = server.SlowPolicy(opts.SlowPolicy)
+	cfg.DefaultJoin = hub.JoinPolicy(opts.Join)
+	cfg.SlowPolicy = hub.SlowPolicy(opts.SlowPolicy)
 	cfg.Auth = users
 	if opts.AuthURL != "" {
 		remote, err := auth.NewHTTP(opts.AuthURL, opts.AuthTimeout, authCacheTTL)
@@ -228,10 +229,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		cfg.TLS = reloader.TLSConfig()
 		logCertificate(logger, "certificate loaded", reloader.Leaf())
 	}
-	if err := cfg.Validate(); err != nil {
-		return asUsage(err)
-	}
-	srv, err := server.New(cfg)
+	srv, err := server.New(cfg) // validates cfg: a bad setting is a usage error
 	if err != nil {
 		return asUsage(err)
 	}

@@ -3,58 +3,53 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
-	"time"
+	"slices"
 )
 
-// childStopTimeout is how long the child server has to exit after SIGTERM
-// before it is killed; the server itself gives up on a graceful shutdown
-// after 5 s.
-const childStopTimeout = 10 * time.Second
+// childLimits lift the limits that protect a public server: the bench's
+// load comes from one address, in numbers its defaults would refuse.
+var childLimits = []string{"--max-conns=0", "--max-conns-per-ip=0",
+	"--max-channels=0", "--max-watchers-per-channel=0", "--log-level=warn"}
 
-// child is a server started by the bench, with its temporary users folder
-// and log file.
+// child is a server started by the bench: the subprocess, its temporary
+// folder (users, certificate) and what the clients need to reach it.
 type child struct {
-	cmd     *exec.Cmd
-	cancel  context.CancelFunc
-	dir     string
-	log     *os.File
-	addr    string
-	pass    string
-	exited  chan struct{} // closed once Wait returned
-	waitErr error         // Wait's result, valid once exited is closed
+	proc *subprocess
+	dir  string
+	pass string
+	// tls is the clients' configuration with TLS (trusting only the
+	// child's certificate), or nil.
+	tls *tls.Config
 }
 
 // startChild starts the server on a free loopback port with a throwaway
-// user and waits until it accepts connections. ctx bounds only the wait:
-// the child lives until stop, so that interrupting the bench does not kill
-// the server under it before it is measured and torn down.
+// user and, if o.TLS is set, a throwaway certificate, and waits until it
+// accepts connections. ctx bounds only the wait (see startSubprocess).
 func startChild(ctx context.Context, o Options) (c *child, err error) {
 	dir, err := os.MkdirTemp("", "fstream-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	defer func() {
-		if err != nil && c == nil {
+		if err != nil {
 			_ = os.RemoveAll(dir) // best effort: a temp dir
 		}
 	}()
+	c = &child{dir: dir}
 	users := filepath.Join(dir, "users")
 	if err := os.Mkdir(users, 0o700); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	var secret [16]byte
 	_, _ = rand.Read(secret[:]) // crypto/rand.Read never fails
-	pass := hex.EncodeToString(secret[:])
-	ini := "[DEFAULT]\npassword=" + pass + "\n"
+	c.pass = hex.EncodeToString(secret[:])
+	ini := "[DEFAULT]\npassword=" + c.pass + "\n"
 	if err := os.WriteFile(filepath.Join(users, DefaultUser+".ini"), []byte(ini), 0o600); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
@@ -62,38 +57,34 @@ func startChild(ctx context.Context, o Options) (c *child, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+	argv := append(slices.Clone(o.ServerCmd), "--listen", addr, "--users", users)
+	argv = append(argv, childLimits...)
+	if o.TLS != nil {
+		cert, err := writeSelfSigned(dir)
+		if err != nil {
+			return nil, fmt.Errorf("start server: %w", err)
+		}
+		argv = append(argv, "--tls-cert", cert.certFile, "--tls-key", cert.keyFile)
+		c.tls = o.TLS.Clone()
+		c.tls.RootCAs = cert.pool
 	}
-
-	args := append(append(o.ServerCmd[1:len(o.ServerCmd):len(o.ServerCmd)], "--listen", addr, "--users", users), o.ServerArgs...)
-	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	cmd := exec.CommandContext(cctx, o.ServerCmd[0], args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = childAttr()
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = childStopTimeout
-	if err := cmd.Start(); err != nil {
-		cancel()
-		_ = logf.Close()
-		return nil, fmt.Errorf("start server: %w", err)
-	}
-	c = &child{cmd: cmd, cancel: cancel, dir: dir, log: logf, addr: addr, pass: pass, exited: make(chan struct{})}
-	go func() { // owned by c: stop waits for exited
-		c.waitErr = cmd.Wait()
-		close(c.exited)
-	}()
-	if err := c.waitListening(ctx); err != nil {
-		c.stop()
+	argv = append(argv, o.ServerArgs...)
+	if c.proc, err = startSubprocess(ctx, "server", addr, argv); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// stop stops the server (see subprocess.stop) and removes its folder.
+func (c *child) stop(ctx context.Context) error {
+	err := c.proc.stop(ctx)
+	_ = os.RemoveAll(c.dir) // best effort: a temp dir
+	return err
+}
+
 // freeLoopbackAddr returns a loopback address whose port was free a moment
 // ago. Another process could take it before the server does; the server
-// would then fail to listen and say so in its log.
+// would then fail to listen and say so in its output.
 func freeLoopbackAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,69 +92,4 @@ func freeLoopbackAddr() (string, error) {
 	}
 	addr := ln.Addr().String()
 	return addr, ln.Close()
-}
-
-// waitListening polls until the server accepts a connection.
-func (c *child) waitListening(ctx context.Context) error {
-	deadline := time.Now().Add(ioTimeout)
-	for {
-		conn, err := net.DialTimeout("tcp", c.addr, 100*time.Millisecond)
-		if err == nil {
-			_ = conn.Close() // a probe; the server sees an empty handshake
-			return nil
-		}
-		select {
-		case <-c.exited:
-			return fmt.Errorf("%w: %v exited (%v)%s", ErrServerStart, c.cmd.Args, c.waitErr, c.logTail())
-		case <-ctx.Done():
-			return fmt.Errorf("%w (%w)", ErrInterrupted, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s not listening after %v%s", ErrServerStart, c.addr, ioTimeout, c.logTail())
-		}
-	}
-}
-
-// stop sends SIGTERM, waits for the exit (killing after childStopTimeout)
-// and removes the temporary files. It returns the exit error, if the
-// server did not stop cleanly.
-func (c *child) stop() error {
-	c.cancel()
-	<-c.exited
-	err := c.waitErr
-	if ps := c.cmd.ProcessState; ps != nil {
-		// Wait reports the cancellation even when the server exited 0
-		// on the SIGTERM it was sent; judge by the exit status instead.
-		ws, ok := ps.Sys().(syscall.WaitStatus)
-		if ps.Success() || ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
-			err = nil
-		}
-	}
-	if err != nil {
-		err = fmt.Errorf("server exit: %w%s", err, c.logTail())
-	}
-	_ = c.log.Close()
-	_ = os.RemoveAll(c.dir) // best effort: a temp dir
-	return err
-}
-
-// logTail returns the end of the server's log, formatted to follow an
-// error message, or "" if it is empty.
-func (c *child) logTail() string {
-	const max = 2 << 10
-	f, err := os.Open(c.log.Name())
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > max {
-		_, _ = f.Seek(-max, io.SeekEnd)
-	}
-	b, _ := io.ReadAll(f)
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return ""
-	}
-	return "\nserver log:\n" + s
 }

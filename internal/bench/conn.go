@@ -2,11 +2,11 @@ package bench
 
 import (
 	"context"
-	"fmt"
+	"crypto/tls"
 	"net"
 	"sync"
-	"time"
 
+	"github.com/fstream/fstream/internal/client"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -44,50 +44,42 @@ func (s *slot) close() {
 	}
 }
 
-// abort closes c with a reset: unread bytes are discarded at once and no
-// TIME_WAIT socket is left behind, which matters after 10,000 watchers.
+// abort closes c's TCP connection with a reset: unread bytes are discarded
+// at once and no TIME_WAIT socket is left behind, which matters after
+// 10,000 watchers. Under TLS it closes the TCP connection directly, as the
+// client does on cancel: a TLS close would first send close_notify, which
+// waits for a peer that may not read.
 func abort(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc := tcpOf(c); tc != nil {
 		_ = tc.SetLinger(0) // best effort; Close follows either way
+		_ = tc.Close()      // nothing to report: the bench is done with it
+		return
 	}
-	_ = c.Close() // nothing to report: the bench is done with it
+	_ = c.Close()
+}
+
+// tcpOf returns the TCP connection under c, through a client connection
+// and TLS, or nil if there is none.
+func tcpOf(c net.Conn) *net.TCPConn {
+	for {
+		switch x := c.(type) {
+		case *net.TCPConn:
+			return x
+		case *client.Conn:
+			c = x.Conn
+		case *tls.Conn:
+			c = x.NetConn()
+		default:
+			return nil
+		}
+	}
 }
 
 var dialer = net.Dialer{Timeout: ioTimeout}
 
-// handshake sends req on c and reads the server's status; a refusal is a
-// *protocol.RefusedError.
-func handshake(c net.Conn, req protocol.Request) error {
-	text, err := req.Text()
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if err := c.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if err := protocol.WriteFrame(c, text); err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	reply, err := protocol.ReadFrame(c, protocol.DefaultMaxText)
-	if err != nil {
-		return fmt.Errorf("handshake: read status: %w", err)
-	}
-	st, err := protocol.ParseStatus(reply)
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if err := st.Err(); err != nil {
-		return fmt.Errorf("%s handshake: %w", req.Command, err)
-	}
-	if err := c.SetDeadline(time.Time{}); err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	return nil
-}
-
-// dialTo dials addr, puts the connection in s and, unless raw, sends the
-// handshake for req.
-func dialTo(ctx context.Context, s *slot, addr string, req *protocol.Request) (net.Conn, error) {
+// dialPlain dials addr without a handshake (raw mode, the baseline) and
+// puts the connection in s.
+func dialPlain(ctx context.Context, s *slot, addr string) (net.Conn, error) {
 	c, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -95,10 +87,20 @@ func dialTo(ctx context.Context, s *slot, addr string, req *protocol.Request) (n
 	if !s.set(c) {
 		return nil, net.ErrClosed
 	}
-	if req != nil {
-		if err := handshake(c, *req); err != nil {
-			return nil, err
-		}
+	return c, nil
+}
+
+// dialHandshake connects to the relay through the client package, with
+// TLS if the run has it, sends the handshake for req and puts the
+// connection in s. A refusal is a *protocol.RefusedError.
+func (r *runner) dialHandshake(ctx context.Context, s *slot, req protocol.Request) (net.Conn, error) {
+	c, err := client.Dial(ctx, client.Options{Addr: r.addr, TLS: r.tls, Request: req,
+		DialTimeout: ioTimeout, HandshakeTimeout: ioTimeout})
+	if err != nil {
+		return nil, err
+	}
+	if !s.set(c) {
+		return nil, net.ErrClosed
 	}
 	return c, nil
 }

@@ -49,11 +49,14 @@ loop:
 func (r *runner) connectBroadcasters() error {
 	return r.connectAll(len(r.sources), broadcastConcurrency, &r.srcWG, func(i int, ready func()) {
 		s := r.sources[i]
-		var req *protocol.Request
-		if !r.o.Raw {
-			req = &protocol.Request{Command: protocol.CommandBroadcast, User: r.user, UserPassword: r.pass, Channel: channelName(i), Ack: true}
+		var c net.Conn
+		var err error
+		if r.o.Raw {
+			c, err = dialPlain(r.ctx, &s.slot, r.addr)
+		} else {
+			req := protocol.Request{Command: protocol.CommandBroadcast, User: r.user, UserPassword: r.pass, Channel: channelName(i)}
+			c, err = r.dialHandshake(r.ctx, &s.slot, req)
 		}
-		c, err := dialTo(r.ctx, &s.slot, r.addr, req)
 		ready()
 		if err != nil {
 			if r.ctx.Err() == nil {
@@ -101,7 +104,7 @@ func (r *runner) sinkName(s *sink) string {
 func (r *runner) dialSink(s *sink) (net.Conn, error) {
 	switch {
 	case r.o.Baseline:
-		c, err := dialTo(r.ctx, &s.slot, r.addr, nil)
+		c, err := dialPlain(r.ctx, &s.slot, r.addr)
 		if err != nil {
 			return nil, err
 		}
@@ -112,10 +115,10 @@ func (r *runner) dialSink(s *sink) (net.Conn, error) {
 		}
 		return c, nil
 	case r.o.Raw:
-		return dialTo(r.ctx, &s.slot, r.addr, nil)
+		return dialPlain(r.ctx, &s.slot, r.addr)
 	}
-	req := protocol.Request{Command: protocol.CommandWatch, User: r.user, Channel: channelName(int(s.stream)), Ack: true}
-	return dialTo(r.ctx, &s.slot, r.addr, &req)
+	req := protocol.Request{Command: protocol.CommandWatch, User: r.user, Channel: channelName(int(s.stream))}
+	return r.dialHandshake(r.ctx, &s.slot, req)
 }
 
 // acceptLoop accepts the baseline's streams until the listener closes.
@@ -164,7 +167,7 @@ func (r *runner) baselineWriter(c net.Conn) {
 func (r *runner) measureHandshakes() *HandshakeStats {
 	n := r.o.Handshakes
 	h := &HandshakeStats{Count: n, Concurrency: min(handshakeConcurrency, n)}
-	req := protocol.Request{Command: protocol.CommandWatch, User: r.user, Channel: channelName(0), Ack: true}
+	req := protocol.Request{Command: protocol.CommandWatch, User: r.user, Channel: channelName(0)}
 	var next atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -175,7 +178,7 @@ func (r *runner) measureHandshakes() *HandshakeStats {
 			defer wg.Done()
 			for next.Add(1) <= int64(n) && r.ctx.Err() == nil {
 				var sl slot
-				_, err := dialTo(r.ctx, &sl, r.addr, &req)
+				_, err := r.dialHandshake(r.ctx, &sl, req)
 				sl.close()
 				if err != nil {
 					mu.Lock()

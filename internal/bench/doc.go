@@ -11,8 +11,11 @@
 //     child process the bench starts on a free 127.0.0.1 port with a
 //     throwaway user in a temporary users folder. Each channel bench-N gets
 //     one broadcaster (broadcast,ack=1,user=U,user-password=P,channel=…)
-//     and its watchers (watch,ack=1,user=U,channel=…); a refused handshake
-//     fails the run with the server's reason.
+//     and its watchers (watch,ack=1,user=U,channel=…), all connected and
+//     handshaken by client.Dial, as "fstream watch" is; a refused
+//     handshake fails the run with the server's reason. With Options.TLS
+//     every client connects with TLS, and a child server gets a throwaway
+//     self-signed certificate (ECDSA P-256) that only the bench trusts.
 //   - raw: a relay that takes no handshake, such as ncat --broker. The
 //     broadcaster connects first, then the watchers; one channel.
 //   - baseline: no relay. Channels×Watchers independent TCP streams on
@@ -24,8 +27,12 @@
 //
 // # Records
 //
-// Every write is one record of Options.Size bytes (MinSize to MaxSize):
-// a 36-byte header, then payload. Integers are little-endian.
+// A writer sends records of Options.Size bytes (MinSize to MaxSize): a
+// 36-byte header, then payload. The records due at once (at full speed:
+// always) go out together in one write of up to Options.Batch bytes,
+// RelayBatch by default, which is what the relay writes to a watcher at
+// once; so a baseline makes the relay's system calls, and a ratio above
+// 1 would mean something. Integers are little-endian.
 //
 //	offset size field
 //	     0    4 magic f5 7b e4 1c
@@ -40,8 +47,9 @@
 // CPU's CRC instructions (about 20 GB/s per core), so checking costs the
 // watchers little next to the copies. Payloads are random bytes from a pool
 // of 61 slots (record seq uses slot seq mod 61), prepared once with their
-// checksums: a writer sends a header and a pool slice with one writev and
-// computes only the header's checksum. 61 is prime, so records a power of
+// checksums: a writer sends headers and pool slices with one writev and
+// computes only the headers' checksums (under TLS, which encrypts each
+// write on its own, it gathers them in a buffer first). 61 is prime, so records a power of
 // two apart never share a payload, and a relay that serves bytes of a ring
 // buffer that has since been overwritten fails the payload checksum.
 //
@@ -79,11 +87,11 @@
 //     by kind, with the time from handshake to eviction. Stalled watchers
 //     (which never read) and slow ones (reading at SlowRate) are expected
 //     to be evicted; they learn it from the kernel's TCP state (Linux
-//     only, not linux/386) and from a read error respectively. Evictions
-//     are counted, not failures.
+//     only, with unix.GetsockoptTCPInfo) and from a read error
+//     respectively. Evictions are counted, not failures.
 //   - server CPU: user+system time of the server process in the window
-//     (/proc/PID/stat), in seconds and in cores, and per 10^9 bytes of
-//     egress.
+//     (/proc/PID/stat, read with prometheus/procfs), in seconds and in
+//     cores, and per 10^9 bytes of egress.
 //   - server RSS: peak is the larger of VmHWM at the end of the window and
 //     the highest VmRSS sampled once a second. Per watcher is the RSS at
 //     the end of the warmup minus the RSS once the broadcasters were
@@ -101,7 +109,7 @@
 //
 // # Cost of the bench itself
 //
-// A writer does one writev per record and one CRC over 32 bytes. A watcher
+// A writer does one writev per batch and one CRC over 32 bytes per record. A watcher
 // reuses one read buffer (256 KiB at full speed; about an eighth of a
 // second of stream, 4 KiB to 256 KiB, when Rate is set, so that 10,000
 // watchers stay small), takes one timestamp per read, and updates one
@@ -111,13 +119,23 @@
 //
 // # Lifetime
 //
-// A child server counts as started once it accepts a connection; that
-// probe sends nothing, so the server logs one failed handshake. Run stops
-// by itself after Duration. On return every goroutine has ended,
-// every connection is closed with a reset (so that 10,000 closes leave no
-// TIME_WAIT sockets), and the child server has had SIGTERM and exited
-// (killed after 10 s). The child runs in its own process group, so that
-// Ctrl-C reaches only the bench, which then ends the window early and
-// reports it as interrupted; on Linux it also gets SIGTERM if the bench
-// dies. The bench connects only to 127.0.0.1 unless given an address.
+// The child server and the suite's ncat are subprocesses (subprocess.go):
+// started in their own process group, so that Ctrl-C reaches only the
+// bench, which then ends the window early and reports it as interrupted
+// (on Linux they also get SIGTERM if the bench dies); ready once they
+// accept a connection (the probe sends nothing, so a server logs one
+// failed handshake); stopped with SIGTERM, killed if still there 10 s
+// later, and reaped. Run stops by itself after Duration. On return every
+// goroutine has ended, every connection is closed with a reset (so that
+// 10,000 closes leave no TIME_WAIT sockets; under TLS the TCP connection
+// is closed directly), and the child server has exited. The bench
+// connects only to 127.0.0.1 unless given an address.
+//
+// # The suite
+//
+// RunSuite runs the project's performance targets (suite.go, plan.go,
+// metrics.go, table.go), each scenario against child servers of its own,
+// with baselines measured in the same run; SuiteResult.Err judges it. It
+// is run by the command in cmd/suite ("make bench"), not by the shipped
+// fstream binary, whose "fstream bench" is the load generator alone.
 package bench

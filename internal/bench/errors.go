@@ -12,3 +12,11 @@ var (
 	// began, so there is nothing to report.
 	ErrInterrupted = errors.New("bench: interrupted before the measurement")
 )
+
+// Sentinel errors returned (wrapped) by SuiteResult.Err.
+var (
+	// ErrScenarioFailed means a scenario of the suite could not run.
+	ErrScenarioFailed = errors.New("bench: a scenario could not run")
+	// ErrTargetFailed means a number of the suite missed its target.
+	ErrTargetFailed = errors.New("bench: a target was missed")
+)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"time"
@@ -11,6 +12,12 @@ const (
 	DefaultSize     = 64 << 10
 	DefaultDuration = 10 * time.Second
 	DefaultUser     = "bench"
+	// RelayBatch is the most bytes the relay writes to a watcher at once
+	// (the server's maxBatch): a watcher's whole backlog, up to this, in
+	// one writev. Writers batch records up to the same size by default,
+	// so that a baseline makes the system calls the relay makes and a
+	// ratio against it compares copies, not write sizes.
+	RelayBatch = 256 << 10
 	// maxWarmup caps the warmup that Run picks by itself.
 	maxWarmup = time.Second
 	// connectConcurrency bounds watcher handshakes in flight while
@@ -36,8 +43,9 @@ type Options struct {
 	// server on a free loopback port.
 	Addr string
 	// ServerCmd starts the child server, e.g. {"/path/to/fstream",
-	// "serve"}; Run appends --listen 127.0.0.1:PORT --users DIR and then
-	// ServerArgs.
+	// "serve"}; Run appends --listen 127.0.0.1:PORT --users DIR, the
+	// flags that lift a public server's limits (--max-conns=0 ...), with
+	// TLS --tls-cert and --tls-key, and then ServerArgs.
 	ServerCmd []string
 	// ServerArgs are extra flags for the child server (--channel-buffer…).
 	ServerArgs []string
@@ -52,9 +60,12 @@ type Options struct {
 	Watchers int
 	// Channels is the number of channels, each with one broadcaster.
 	Channels int
-	// Size is the size of each write, which is one record (MinSize to
-	// MaxSize bytes).
+	// Size is the size of each record (MinSize to MaxSize bytes).
 	Size int
+	// Batch is the most bytes one write carries: the records due at once
+	// (at full speed, always) go out together in one writev, at least
+	// one. 0 means RelayBatch; Size writes one record at a time.
+	Batch int
 	// Rate is each broadcaster's pace in bytes/s; 0 is as fast as
 	// possible.
 	Rate int64
@@ -78,6 +89,11 @@ type Options struct {
 	// broadcaster connects to Addr first, then the watchers. It needs
 	// Addr and one channel.
 	Raw bool
+	// TLS, if set, makes the clients connect with TLS with this
+	// configuration. With a child server Run gives the server a
+	// throwaway self-signed certificate and trusts only that. Not for a
+	// baseline or raw mode.
+	TLS *tls.Config
 	// Handshakes, if positive, also measures the handshake rate: that
 	// many watch handshakes on a live channel, as fast as possible, after
 	// the window.
@@ -94,6 +110,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Size == 0 {
 		o.Size = DefaultSize
+	}
+	if o.Batch == 0 {
+		o.Batch = RelayBatch
 	}
 	if o.Duration == 0 {
 		o.Duration = DefaultDuration
@@ -119,6 +138,8 @@ func (o *Options) validate() error {
 		return bad("no watchers")
 	case o.Size < MinSize || o.Size > MaxSize:
 		return bad("size %d is out of range %d to %d bytes", o.Size, MinSize, MaxSize)
+	case o.Batch < 0 || o.Batch > MaxSize:
+		return bad("batch %d is out of range 0 to %d bytes", o.Batch, MaxSize)
 	case o.Rate < 0 || o.SlowRate < 0:
 		return bad("rates must not be negative")
 	case o.Duration < 0 || o.Warmup < 0:
@@ -127,6 +148,9 @@ func (o *Options) validate() error {
 		return bad("slow watchers need a slow rate")
 	case o.Channels*(o.Watchers+o.Stalled+o.Slow) > 1_000_000:
 		return bad("%d watchers in all is too many", o.Channels*(o.Watchers+o.Stalled+o.Slow))
+	}
+	if o.TLS != nil && (o.Baseline || o.Raw) {
+		return bad("TLS goes with the fstream handshake: not with a baseline or raw mode")
 	}
 	if o.Baseline {
 		switch {
@@ -179,6 +203,9 @@ func readBufSize(rate int64) int {
 	}
 	return n
 }
+
+// perWrite is how many records one write carries at most.
+func (o *Options) perWrite() int { return max(1, o.Batch/o.Size) }
 
 // channelName is the name of channel i.
 func channelName(i int) string { return fmt.Sprintf("bench-%d", i) }

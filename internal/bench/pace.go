@@ -63,6 +63,21 @@ func (p *pacer) wait(n int, stop <-chan struct{}) bool {
 	}
 }
 
+// ready takes n more bytes and returns true if they may go now, without
+// waiting; otherwise it takes nothing. A writer that has some records to
+// send asks it for more to join them in one write.
+func (p *pacer) ready(n int) bool {
+	if p.rate <= 0 {
+		return true
+	}
+	due := p.base.Add(time.Duration(float64(p.credited) / p.rate * float64(time.Second)))
+	if time.Until(due) >= paceMinSleep {
+		return false
+	}
+	p.credited += int64(n)
+	return true
+}
+
 // stop releases the pacer's timer.
 func (p *pacer) stop() {
 	if p.timer != nil {

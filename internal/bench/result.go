@@ -20,14 +20,17 @@ type Result struct {
 	// started it.
 	Addr        string `json:"addr,omitempty"`
 	ChildServer bool   `json:"child_server"`
+	// TLS says the clients connected with TLS.
+	TLS bool `json:"tls,omitempty"`
 
 	Channels int   `json:"channels"`
 	Watchers int   `json:"watchers"` // reading watchers per channel; streams for a baseline
 	Stalled  int   `json:"stalled"`  // per channel
 	Slow     int   `json:"slow"`     // per channel
 	SlowRate int64 `json:"slow_rate,omitempty"`
-	Size     int   `json:"size"` // bytes per write (one record)
-	Rate     int64 `json:"rate"` // bytes/s per broadcaster; 0 = full speed
+	Size     int   `json:"size"`            // bytes per record
+	Batch    int   `json:"batch,omitempty"` // most bytes per write
+	Rate     int64 `json:"rate"`            // bytes/s per broadcaster; 0 = full speed
 
 	WarmupSeconds float64 `json:"warmup_s"`
 	WindowSeconds float64 `json:"window_s"`
@@ -233,13 +236,17 @@ func (r *Result) WriteTable(w io.Writer) error {
 }
 
 func (r *Result) modeText() string {
+	mode := r.Mode
+	if r.TLS {
+		mode += " over TLS"
+	}
 	switch {
 	case r.Mode == "baseline":
 		return "baseline: loopback TCP streams between the bench's own sockets, no relay"
 	case r.ChildServer:
-		return fmt.Sprintf("%s, child server on %s", r.Mode, r.Addr)
+		return fmt.Sprintf("%s, child server on %s", mode, r.Addr)
 	default:
-		return fmt.Sprintf("%s, server at %s", r.Mode, r.Addr)
+		return fmt.Sprintf("%s, server at %s", mode, r.Addr)
 	}
 }
 
@@ -256,11 +263,15 @@ func (r *Result) loadText() string {
 			fmt.Fprintf(&b, " +%d slow at %s", r.Slow, bytesRate(float64(r.SlowRate)))
 		}
 	}
-	fmt.Fprintf(&b, "; %d-byte writes ", r.Size)
+	fmt.Fprintf(&b, "; %d-byte records", r.Size)
+	if r.Batch > r.Size {
+		fmt.Fprintf(&b, ", up to %d bytes per write,", r.Batch)
+	}
 	if r.Rate > 0 {
+		b.WriteString(" ")
 		fmt.Fprintf(&b, "at %s (%s) each", bytesRate(float64(r.Rate)), bitsRate(float64(r.Rate)))
 	} else {
-		b.WriteString("at full speed")
+		b.WriteString(" at full speed")
 	}
 	return b.String()
 }

@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 var sampleResults = map[string]*Result{
 	"relay": {
 		Mode: "relay", Addr: "127.0.0.1:40117", ChildServer: true,
-		Channels: 1, Watchers: 64, Stalled: 4, Slow: 1, SlowRate: 100_000, Size: 65536,
+		Channels: 1, Watchers: 64, Stalled: 4, Slow: 1, SlowRate: 100_000, Size: 65536, Batch: RelayBatch, TLS: true,
 		WarmupSeconds: 1, WindowSeconds: 10.002, ConnectSeconds: 0.041,
 		Ingest:        throughput(3_452_000_000, 10),
 		Egress:        throughput(27_640_000_000, 10),
@@ -35,7 +35,7 @@ var sampleResults = map[string]*Result{
 		Handshakes:      &HandshakeStats{Count: 10000, Concurrency: 32, Seconds: 1.2, PerSecond: 8333.3},
 	},
 	"baseline": {
-		Mode: "baseline", Channels: 1, Watchers: 64, Size: 1316, Rate: 625_000,
+		Mode: "baseline", Channels: 1, Watchers: 64, Size: 1316, Batch: RelayBatch, Rate: 625_000,
 		WarmupSeconds: 1, WindowSeconds: 10, ConnectSeconds: 0.01,
 		Ingest:          throughput(400_000_000, 10),
 		Egress:          throughput(399_990_000, 10),

@@ -2,11 +2,11 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +47,10 @@ type runner struct {
 	addr     string // the relay's address
 	user     string
 	pass     string
-	pid      string // the server's pid for /proc, or ""
+	tls      *tls.Config // the clients' TLS, or nil
+	server   *procUsage  // the server's CPU and memory, or nil
+	self     *procUsage  // the bench's own CPU, or nil
+	selfErr  error       // why self is nil
 	child    *child
 	childErr error
 	ln       net.Listener // baseline
@@ -88,7 +91,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	r := newRunner(ctx, o)
 	res, err := r.run()
 	if err != nil && r.child != nil && !errors.Is(err, ErrInterrupted) {
-		err = fmt.Errorf("%w%s", err, r.child.logTail())
+		err = fmt.Errorf("%w%s", err, r.child.proc.outputText())
 	}
 	if cerr := r.close(); cerr != nil && res != nil {
 		res.Notes = append(res.Notes, cerr.Error())
@@ -103,7 +106,7 @@ func newRunner(parent context.Context, o Options) *runner {
 	ctx, cancel := context.WithCancelCause(parent)
 	r := &runner{
 		o: o, parent: parent, ctx: ctx, cancel: cancel,
-		addr: o.Addr, user: o.User, pass: o.Password,
+		addr: o.Addr, user: o.User, pass: o.Password, tls: o.TLS,
 		pool:       newPayloadPool(o.Size),
 		bufSize:    readBufSize(o.Rate),
 		stopSendCh: make(chan struct{}),
@@ -111,8 +114,10 @@ func newRunner(parent context.Context, o Options) *runner {
 		finished:   make(chan struct{}),
 		startTime:  time.Now(),
 	}
-	if o.ServerPID > 0 {
-		r.pid = strconv.Itoa(o.ServerPID)
+	if u, err := selfUsage(); err == nil {
+		r.self = &u
+	} else {
+		r.selfErr = err
 	}
 	if o.Baseline {
 		n := o.Channels * o.Watchers
@@ -213,7 +218,7 @@ func (r *runner) run() (*Result, error) {
 		res.Notes = append(res.Notes, fmt.Sprintf("bench CPU not measured: %v", errors.Join(begin.selfErr, end.selfErr)))
 	}
 	switch {
-	case r.pid != "":
+	case r.server != nil:
 		if err := errors.Join(begin.serverErr, end.serverErr); err != nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("server CPU not measured: %v", err))
 		}
@@ -244,12 +249,22 @@ func (r *runner) setup() error {
 			return err
 		}
 		r.child = c
-		r.addr, r.pass = c.addr, c.pass
-		r.pid = strconv.Itoa(c.cmd.Process.Pid)
+		r.addr, r.pass, r.tls = c.proc.addr, c.pass, c.tls
+		u, err := c.proc.usage()
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		r.server = &u
+	case o.ServerPID > 0:
+		u, err := usageOf(o.ServerPID)
+		if err != nil {
+			return fmt.Errorf("server pid: %w", err)
+		}
+		r.server = &u
 	}
-	if r.pid != "" {
-		if _, err := procMem(r.pid); err != nil {
-			return fmt.Errorf("server pid %s: %w", r.pid, err)
+	if r.server != nil {
+		if _, err := r.server.mem(); err != nil {
+			return fmt.Errorf("server pid %d: %w", r.server.pid(), err)
 		}
 	}
 	return nil
@@ -289,9 +304,13 @@ func (r *runner) snapshot(end bool) snapshot {
 			sk.winStart = sk.bytes.Load()
 		}
 	}
-	s.selfCPU, s.selfErr = procCPU("self")
-	if r.pid != "" {
-		s.serverCPU, s.serverErr = procCPU(r.pid)
+	if r.self != nil {
+		s.selfCPU, s.selfErr = r.self.cpu()
+	} else {
+		s.selfErr = r.selfErr
+	}
+	if r.server != nil {
+		s.serverCPU, s.serverErr = r.server.cpu()
 		s.mem = r.sampleMem()
 	}
 	return s
@@ -307,9 +326,9 @@ func (r *runner) newResult() *Result {
 		mode = "raw"
 	}
 	res := &Result{
-		Mode: mode, Addr: o.Addr, ChildServer: o.Addr == "" && !o.Baseline,
+		Mode: mode, Addr: o.Addr, ChildServer: o.Addr == "" && !o.Baseline, TLS: o.TLS != nil,
 		Channels: o.Channels, Watchers: o.Watchers, Stalled: o.Stalled, Slow: o.Slow,
-		Size: o.Size, Rate: o.Rate,
+		Size: o.Size, Batch: o.Batch, Rate: o.Rate,
 		WarmupSeconds: o.Warmup.Seconds(),
 	}
 	if o.Slow > 0 {
@@ -399,9 +418,8 @@ func (r *runner) collect(res *Result) {
 }
 
 func (r *runner) serverStats(cpu, window float64, egress int64, m memories) *ServerStats {
-	pid, _ := strconv.Atoi(r.pid)
 	s := &ServerStats{
-		PID:        pid,
+		PID:        r.server.pid(),
 		CPUSeconds: cpu,
 		PeakRSS:    max(m.end.hwm, r.maxRSS.Load()),
 		StartRSS:   m.start.rss,
@@ -519,7 +537,9 @@ func (r *runner) close() error {
 		r.auxWG.Wait()
 		r.cancel(nil)
 		if r.child != nil {
-			r.childErr = r.child.stop()
+			ctx, cancel := context.WithTimeout(context.Background(), subprocessStopTimeout)
+			r.childErr = r.child.stop(ctx)
+			cancel()
 		}
 	})
 	return r.childErr
@@ -527,10 +547,10 @@ func (r *runner) close() error {
 
 // sampleMem reads the server's memory and keeps the highest RSS seen.
 func (r *runner) sampleMem() memInfo {
-	if r.pid == "" {
+	if r.server == nil {
 		return memInfo{}
 	}
-	m, err := procMem(r.pid)
+	m, err := r.server.mem()
 	if err != nil {
 		return memInfo{}
 	}

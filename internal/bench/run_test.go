@@ -2,11 +2,14 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fstream/fstream/internal/bench/benchtest"
+	"github.com/fstream/fstream/internal/client"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -17,6 +20,8 @@ func TestBaseline(t *testing.T) {
 	}{
 		{"full speed", Options{Channels: 2, Watchers: 2, Size: 32 << 10}},
 		{"paced, odd size", Options{Watchers: 3, Size: 1000, Rate: 2 << 20}},
+		{"one record per write", Options{Watchers: 2, Size: 1000, Batch: 1000}},
+		{"batch not a multiple of the size", Options{Watchers: 2, Size: 1000, Batch: 64<<10 + 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,7 +48,7 @@ func TestBaseline(t *testing.T) {
 
 // TestRaw drives the in-test broker, watchers joining mid-stream.
 func TestRaw(t *testing.T) {
-	addr := startBroker(t, &fanout{})
+	addr := startBroker(t, &benchtest.Fanout{})
 	res, err := run(t, Options{Raw: true, Addr: addr, Watchers: 3, Size: 1000, Duration: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -72,7 +77,7 @@ func TestRawDetectsDamage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var damaged atomic.Bool
-			addr := startBroker(t, &fanout{mutate: func(off int64, b []byte) []byte {
+			addr := startBroker(t, &benchtest.Fanout{Mutate: func(off int64, b []byte) []byte {
 				if off >= at && !damaged.Load() {
 					damaged.Store(true)
 					return tt.damage(b)
@@ -114,6 +119,43 @@ func TestChildServer(t *testing.T) {
 	}
 }
 
+// TestChildServerTLS runs the relay path with every client over TLS: the
+// child gets a throwaway certificate and serves TLS only, so a clean run
+// shows that every connection was encrypted and verified.
+func TestChildServerTLS(t *testing.T) {
+	cmd := fakeServerCmd(t)
+	res, err := run(t, Options{ServerCmd: cmd, TLS: &tls.Config{}, Watchers: 3, Size: 4096, Rate: 4 << 20,
+		Duration: 300 * time.Millisecond, Handshakes: 20})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkClean(t, res)
+	if !res.TLS {
+		t.Error("result does not say TLS")
+	}
+	if h := res.Handshakes; h == nil || h.Count != 20 || h.Failed != 0 {
+		t.Errorf("handshakes over TLS %+v, want 20 without failure", h)
+	}
+}
+
+// TestTLSToPlainServer fails the run: the server does not speak TLS.
+func TestTLSToPlainServer(t *testing.T) {
+	cmd := fakeServerCmd(t)
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := startSubprocess(t.Context(), "server", addr, append(cmd, "--listen", addr, "--users", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.stop(context.Background()) }()
+	_, err = run(t, Options{Addr: addr, User: "u", Password: "p", TLS: &tls.Config{}, Watchers: 1, Duration: time.Second})
+	if !errors.Is(err, client.ErrTLSHandshake) && !errors.Is(err, client.ErrNotTLS) {
+		t.Errorf("Run: %v, want a failed TLS handshake", err)
+	}
+}
+
 func TestChildServerRefuses(t *testing.T) {
 	cmd := fakeServerCmd(t)
 	_, err := run(t, Options{ServerCmd: cmd, ServerArgs: []string{"--refuse-watchers"}, Watchers: 2, Duration: time.Second})
@@ -135,7 +177,7 @@ func TestChildServerFailsToStart(t *testing.T) {
 // that never evicts: the stalled and slow ones are held, and the run ends
 // cleanly.
 func TestStalledAndSlowWatchers(t *testing.T) {
-	addr := startBroker(t, &fanout{})
+	addr := startBroker(t, &benchtest.Fanout{})
 	res, err := run(t, Options{Raw: true, Addr: addr, Watchers: 1, Stalled: 1, Slow: 1, SlowRate: 100 << 10,
 		Size: 1000, Rate: 50 << 10, Duration: 300 * time.Millisecond})
 	if err != nil {
@@ -153,7 +195,7 @@ func TestStalledAndSlowWatchers(t *testing.T) {
 // each one 100 ms after it joined: each eviction is counted, none fails the
 // run. The stalled watcher learns of it without reading.
 func TestEvictions(t *testing.T) {
-	addr := startBroker(t, &fanout{kick: 100 * time.Millisecond})
+	addr := startBroker(t, &benchtest.Fanout{Kick: 100 * time.Millisecond})
 	res, err := run(t, Options{Raw: true, Addr: addr, Watchers: 2, Stalled: 1, Slow: 1, SlowRate: 100 << 10,
 		Size: 1000, Rate: 100 << 10, Warmup: 10 * time.Millisecond, Duration: time.Second})
 	if err != nil {
@@ -210,6 +252,10 @@ func TestOptionsInvalid(t *testing.T) {
 		{"address without user", Options{Addr: "127.0.0.1:1", Watchers: 1}},
 		{"pid without address", Options{ServerCmd: []string{"x"}, ServerPID: 1, Watchers: 1}},
 		{"negative rate", Options{Baseline: true, Watchers: 1, Rate: -1}},
+		{"negative batch", Options{Baseline: true, Watchers: 1, Batch: -1}},
+		{"batch too large", Options{Baseline: true, Watchers: 1, Batch: MaxSize + 1}},
+		{"baseline over TLS", Options{Baseline: true, Watchers: 1, TLS: &tls.Config{}}},
+		{"raw over TLS", Options{Raw: true, Addr: "127.0.0.1:1", Watchers: 1, TLS: &tls.Config{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,24 +51,24 @@ type sink struct {
 	evictErr     error
 }
 
-// write sends records on c until the run stops sending or c fails. Each
-// record is one writev of its header and its payload from the pool.
+// write sends records on c until the run stops sending or c fails. The
+// records due at once, up to Options.Batch bytes, go out in one write.
 func (r *runner) write(s *source, c net.Conn) {
 	p := newPacer(r.o.Rate)
 	defer p.stop()
-	size := r.o.Size
-	var hdr [HeaderSize]byte
-	var iov [2][]byte
-	var bufs net.Buffers // outside the loop: it escapes, once
-	for seq := uint64(0); ; seq++ {
+	size, most := r.o.Size, r.o.perWrite()
+	w := newRecordWriter(c, r.pool, size, most)
+	for seq := uint64(0); ; {
 		if !p.wait(size, r.stopSendCh) || r.sendStopped.Load() {
 			return
 		}
-		putHeader(&hdr, header{size: uint32(size), stream: s.stream, payloadCRC: r.pool.crc(seq), seq: seq, sent: time.Now().UnixNano()})
-		iov[0], iov[1] = hdr[:], r.pool.slot(seq)
-		bufs = iov[:]
-		n, err := bufs.WriteTo(c)
-		s.bytes.Add(n)
+		n := 1
+		for n < most && p.ready(size) {
+			n++
+		}
+		written, err := w.write(s.stream, seq, n)
+		seq += uint64(n)
+		s.bytes.Add(written)
 		if err != nil {
 			if !r.sendStopped.Load() && r.ctx.Err() == nil {
 				r.fail(fmt.Errorf("%s: %w", r.sourceName(s), err))

@@ -6,12 +6,26 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
+
+func TestPerCPU(t *testing.T) {
+	r := &Result{Egress: Throughput{Bytes: 3e9}, BenchCPUSeconds: 1, Server: &ServerStats{CPUSeconds: 0.5}}
+	base := &Result{Egress: Throughput{Bytes: 2e9}, BenchCPUSeconds: 1}
+	m := perCPU("per CPU", r).vs(perCPU("", base).Value, "")
+	m.evaluate()
+	if m.Value != 2e9 || m.Text != "2.00 GB/CPU-s" || m.Ratio != 1 || m.Verdict != "" {
+		t.Errorf("perCPU: %+v, want 2 GB per CPU-second, ratio 1, reported", m)
+	}
+	if m := perCPU("per CPU", &Result{Egress: Throughput{Bytes: 1}}); !m.Missing {
+		t.Errorf("perCPU without CPU time: %+v, want missing", m)
+	}
+}
 
 func TestTargetMet(t *testing.T) {
 	tests := []struct {
@@ -112,7 +126,9 @@ func goodRuns() runs {
 			Evicted: Evictions{Slow: EvictedKind{Count: 1, Of: 1, MinSeconds: 5.2, MaxSeconds: 5.2}}},
 		"8.relay": {Mode: "relay", Handshakes: &HandshakeStats{Count: 5000, Seconds: 0.5, PerSecond: 10_000, Concurrency: 32}},
 		"9.ncat":  {Mode: "raw", Egress: Throughput{BytesPerSec: 1.1e9}, Server: server(0)},
+		"10.tls":  {Mode: "relay", Egress: Throughput{BytesPerSec: 1.0e9}, Server: server(20 << 10)},
 	}
+	r["10.tls"].Server.CPUPerGB = 0.25
 	r["6.stalled"].Evicted.Stalled = EvictedKind{Count: 4, Of: 4, MinSeconds: 1.1, MaxSeconds: 1.3}
 	return r
 }
@@ -143,7 +159,7 @@ func TestScenarioVerdicts(t *testing.T) {
 			t.Errorf("good results: %s is FAIL", k)
 		}
 	}
-	for _, k := range []string{"1.aggregate egress", "2.egress", "3.p99 latency", "4.RSS per watcher",
+	for _, k := range []string{"1.aggregate egress", "2.egress", "10.server CPU vs plain", "10.integrity", "3.p99 latency", "4.RSS per watcher",
 		"4.integrity", "6.regular egress vs none stalled", "7.broadcaster ingest", "7.slow watcher evicted", "8.failed handshakes"} {
 		if good[k] != Pass {
 			t.Errorf("good results: %s is %q, want PASS", k, good[k])
@@ -175,6 +191,10 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"regular watcher slowed", "7.slowest regular watcher", nil, func(r runs) { r["7.relay"].PerWatcher.Min = 500_000 }},
 		{"slow watcher kept", "7.slow watcher evicted", nil, func(r runs) { r["7.relay"].Evicted.Slow = EvictedKind{Of: 1} }},
 		{"handshakes failed", "8.failed handshakes", nil, func(r runs) { r["8.relay"].Handshakes.Failed = 3 }},
+		{"TLS costs over 4× plain", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server.CPUPerGB = 0.41 }},
+		{"TLS without server stats", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server = nil }},
+		{"TLS stream damaged", "10.integrity", nil, func(r runs) { r["10.tls"].Corrupt = 1 }},
+		{"TLS watcher evicted", "10.evicted", nil, func(r runs) { r["10.tls"].Evicted.Regular.Count = 1 }},
 	}
 	if canTellPeerGone {
 		tests = append(tests,
@@ -223,13 +243,35 @@ func TestNcatScenarioWithoutScenario1(t *testing.T) {
 	}
 }
 
+// TestTLSScenarioWithoutScenario1 checks that the TLS scenario, with no
+// plain run to compare with, reports its numbers and fails its target.
+func TestTLSScenarioWithoutScenario1(t *testing.T) {
+	o, err := SuiteOptions{ServerCmd: []string{"fstream", "serve"}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := goodRuns()
+	delete(r, "1.relay")
+	ms := o.overTLS().eval(r)
+	if len(ms) != 4 || ms[0].Ratio != 0 || ms[0].Text != "8.00 Gbit/s" {
+		t.Fatalf("metrics %+v, want egress without a ratio first", ms)
+	}
+	if cpu := ms[1]; cpu.Verdict != Fail || cpu.Text != "0.250 s/GB (0.50 cores)" {
+		t.Errorf("CPU without a plain run: %+v, want its value and FAIL", cpu)
+	}
+}
+
 func TestNcatMissing(t *testing.T) {
 	o, err := SuiteOptions{ServerCmd: []string{"fstream", "serve"}, Ncat: "fstream-test-no-such-ncat"}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	plan := o.plan()
-	if sc := plan[len(plan)-1]; sc.id != 9 || sc.skip != "skipped: ncat not installed (apt-get install ncat)" {
+	i := slices.IndexFunc(plan, func(sc scenario) bool { return sc.id == 9 })
+	if i < 0 {
+		t.Fatal("no scenario 9 in the plan")
+	}
+	if sc := plan[i]; sc.skip != "skipped: ncat not installed (apt-get install ncat)" {
 		t.Errorf("scenario %d skip %q", sc.id, sc.skip)
 	}
 }
@@ -249,16 +291,6 @@ func TestSuiteOptionsInvalid(t *testing.T) {
 				t.Errorf("RunSuite: %v, want ErrBadOptions", err)
 			}
 		})
-	}
-}
-
-func TestCPUModel(t *testing.T) {
-	info := "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n"
-	if got := cpuModel([]byte(info)); got != "AMD EPYC 7B13" {
-		t.Errorf("cpuModel = %q", got)
-	}
-	if got := cpuModel([]byte("processor : 0\nHardware : BCM2835\n")); got != "" {
-		t.Errorf("cpuModel without a model name = %q, want empty", got)
 	}
 }
 
@@ -289,8 +321,8 @@ func TestRunSuite(t *testing.T) {
 	}
 
 	_, ncatErr := exec.LookPath(DefaultNcat)
-	if len(res.Scenarios) != 9 {
-		t.Fatalf("%d scenarios, want 9", len(res.Scenarios))
+	if len(res.Scenarios) != 10 {
+		t.Fatalf("%d scenarios, want 10", len(res.Scenarios))
 	}
 	for i, sc := range res.Scenarios {
 		if sc.ID != i+1 {
@@ -322,7 +354,7 @@ func TestRunSuite(t *testing.T) {
 			}
 		}
 		// Every scenario starts a row with its number and title.
-		if !strings.Contains(table.String(), "\n"+strconv.Itoa(sc.ID)+"  "+sc.Title) {
+		if !regexp.MustCompile(`\n` + strconv.Itoa(sc.ID) + ` {2,}` + regexp.QuoteMeta(sc.Title)).MatchString(table.String()) {
 			t.Errorf("table has no row for scenario %d %q", sc.ID, sc.Title)
 		}
 	}
@@ -348,7 +380,7 @@ func TestRunSuite(t *testing.T) {
 		t.Fatalf("WriteJSON: %v", err)
 	}
 	var back SuiteResult
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != 9 {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != 10 {
 		t.Errorf("JSON round trip: %v, %d scenarios", err, len(back.Scenarios))
 	}
 }
@@ -364,7 +396,7 @@ func TestRunSuiteInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunSuite: %v", err)
 	}
-	if !res.Interrupted || len(res.Scenarios) != 9 {
+	if !res.Interrupted || len(res.Scenarios) != 10 {
 		t.Fatalf("interrupted %v with %d scenarios", res.Interrupted, len(res.Scenarios))
 	}
 	for _, sc := range res.Scenarios[1:] {
@@ -411,5 +443,35 @@ func TestSuiteTableSkipped(t *testing.T) {
 		if strings.HasSuffix(strings.TrimSuffix(line, "\n"), " ") {
 			t.Errorf("trailing space in %q", line)
 		}
+	}
+}
+
+// TestSuiteErr judges fixed results with and without strict.
+func TestSuiteErr(t *testing.T) {
+	pass := ScenarioResult{ID: 1, Metrics: finish(measured("x", UnitCount, 0).want(Equal, 0, ""))}
+	fail := ScenarioResult{ID: 2, Metrics: finish(measured("x", UnitCount, 1).want(Equal, 0, ""))}
+	reported := ScenarioResult{ID: 3, Metrics: finish(measured("x", UnitCount, 1))}
+	broken := ScenarioResult{ID: 4, Error: "server did not start"}
+	skipped := ScenarioResult{ID: 9, Skipped: "skipped: ncat not installed"}
+	tests := []struct {
+		name      string
+		scenarios []ScenarioResult
+		strict    bool
+		want      error
+	}{
+		{"all pass", []ScenarioResult{pass, reported, skipped}, false, nil},
+		{"all pass, strict", []ScenarioResult{pass, reported, skipped}, true, nil},
+		{"a FAIL", []ScenarioResult{pass, fail}, false, nil},
+		{"a FAIL, strict", []ScenarioResult{pass, fail}, true, ErrTargetFailed},
+		{"a scenario did not run", []ScenarioResult{pass, broken}, false, ErrScenarioFailed},
+		{"both, strict", []ScenarioResult{fail, broken}, true, ErrScenarioFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := (&SuiteResult{Scenarios: tt.scenarios}).Err(tt.strict)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Err(%v) = %v, want %v", tt.strict, err, tt.want)
+			}
+		})
 	}
 }

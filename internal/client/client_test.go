@@ -163,33 +163,70 @@ func TestHandshakeBytes(t *testing.T) {
 	}
 }
 
+// transport is how a test's client reaches its fake server: plain TCP or
+// TLS. Tests that hold for both run over each.
+type transport struct {
+	name string
+	// start runs a fake server that calls handle for each connection and
+	// returns its address.
+	start func(t *testing.T, handle func(c net.Conn)) string
+	// opts returns the client's options for the fake server at addr.
+	opts func(addr string, req protocol.Request) Options
+}
+
+// transports returns plain TCP and TLS (with a CA made for the test).
+func transports(t *testing.T) []transport {
+	ca := newTestCA(t)
+	return []transport{
+		{name: "plain", start: startFake, opts: opts},
+		{
+			name:  "tls",
+			start: func(t *testing.T, handle func(net.Conn)) string { return startFakeTLS(t, ca, handle) },
+			opts:  func(addr string, req protocol.Request) Options { return tlsOpts(addr, ca, req) },
+		},
+	}
+}
+
 func TestWatchDeliversStream(t *testing.T) {
 	data := streamData(8 << 20)
-	addr := startFake(t, func(c net.Conn) {
-		readHandshake(t, c)
-		sendStatus(t, c, protocol.OKStatus)
-		c.SetWriteDeadline(time.Now().Add(ioTimeout))
-		// Odd-sized writes so the client sees chunk boundaries that do not
-		// match its buffer.
-		for rest := data; len(rest) > 0; {
-			n := min(len(rest), 65521)
-			if _, err := c.Write(rest[:n]); err != nil {
-				t.Errorf("fake server: %v", err)
-				return
+	for _, tr := range transports(t) {
+		t.Run(tr.name, func(t *testing.T) {
+			handshakes := make(chan string, 1)
+			addr := tr.start(t, func(c net.Conn) {
+				c.SetDeadline(time.Now().Add(ioTimeout))
+				text, err := protocol.ReadFrame(c, protocol.DefaultMaxText)
+				if err != nil {
+					t.Errorf("fake server: %v", err)
+					return
+				}
+				handshakes <- text
+				sendStatus(t, c, protocol.OKStatus)
+				// Odd-sized writes so the client sees chunk boundaries that
+				// do not match its buffer.
+				for rest := data; len(rest) > 0; {
+					n := min(len(rest), 65521)
+					if _, err := c.Write(rest[:n]); err != nil {
+						t.Errorf("fake server: %v", err)
+						return
+					}
+					rest = rest[n:]
+				}
+			})
+			h := sha256.New()
+			cw := &countWriter{w: h}
+			if err := Watch(t.Context(), tr.opts(addr, watchReq), cw); err != nil {
+				t.Fatalf("Watch: %v", err)
 			}
-			rest = rest[n:]
-		}
-	})
-	h := sha256.New()
-	cw := &countWriter{w: h}
-	if err := Watch(t.Context(), opts(addr, watchReq), cw); err != nil {
-		t.Fatalf("Watch: %v", err)
-	}
-	if cw.n != len(data) {
-		t.Fatalf("got %d bytes, want %d", cw.n, len(data))
-	}
-	if got, want := h.Sum(nil), sha256.Sum256(data); !bytes.Equal(got, want[:]) {
-		t.Fatalf("sha256 mismatch")
+			if got, want := <-handshakes, "watch,ack=1,user=fier,channel=cam"; got != want {
+				t.Errorf("handshake %q, want %q", got, want)
+			}
+			if cw.n != len(data) {
+				t.Fatalf("got %d bytes, want %d", cw.n, len(data))
+			}
+			if got, want := h.Sum(nil), sha256.Sum256(data); !bytes.Equal(got, want[:]) {
+				t.Fatalf("sha256 mismatch")
+			}
+		})
 	}
 }
 
@@ -230,30 +267,37 @@ func TestWatchKeepsBytesAfterOK(t *testing.T) {
 
 func TestBroadcastDeliversStream(t *testing.T) {
 	data := streamData(8 << 20)
-	sums := make(chan [sha256.Size]byte, 1)
-	addr := startFake(t, func(c net.Conn) {
-		readHandshake(t, c)
-		sendStatus(t, c, protocol.OKStatus)
-		c.SetReadDeadline(time.Now().Add(ioTimeout))
-		h := sha256.New()
-		n, err := io.Copy(h, c)
-		if err != nil || n != int64(len(data)) {
-			t.Errorf("fake server: got %d bytes, %v; want %d", n, err, len(data))
-		}
-		sums <- [sha256.Size]byte(h.Sum(nil))
-	})
-	req := protocol.Request{User: "fier", UserPassword: "1", Channel: "cam"}
-	if err := Broadcast(t.Context(), opts(addr, req), onlyReader{bytes.NewReader(data)}); err != nil {
-		t.Fatalf("Broadcast: %v", err)
-	}
-	// Broadcast returned after the server closed, so the sum is ready.
-	select {
-	case got := <-sums:
-		if got != sha256.Sum256(data) {
-			t.Fatal("sha256 mismatch")
-		}
-	default:
-		t.Fatal("Broadcast returned before the server had read the stream")
+	for _, tr := range transports(t) {
+		t.Run(tr.name, func(t *testing.T) {
+			sums := make(chan [sha256.Size]byte, 1)
+			addr := tr.start(t, func(c net.Conn) {
+				req := readHandshake(t, c)
+				if req.Command != protocol.CommandBroadcast || req.UserPassword != "1" {
+					t.Errorf("fake server got %+v", req)
+				}
+				sendStatus(t, c, protocol.OKStatus)
+				c.SetReadDeadline(time.Now().Add(ioTimeout))
+				h := sha256.New()
+				n, err := io.Copy(h, c)
+				if err != nil || n != int64(len(data)) {
+					t.Errorf("fake server: got %d bytes, %v; want %d", n, err, len(data))
+				}
+				sums <- [sha256.Size]byte(h.Sum(nil))
+			})
+			req := protocol.Request{User: "fier", UserPassword: "1", Channel: "cam"}
+			if err := Broadcast(t.Context(), tr.opts(addr, req), onlyReader{bytes.NewReader(data)}); err != nil {
+				t.Fatalf("Broadcast: %v", err)
+			}
+			// Broadcast returned after the server closed, so the sum is ready.
+			select {
+			case got := <-sums:
+				if got != sha256.Sum256(data) {
+					t.Fatal("sha256 mismatch")
+				}
+			default:
+				t.Fatal("Broadcast returned before the server had read the stream")
+			}
+		})
 	}
 }
 
@@ -329,57 +373,70 @@ func TestNoAnswer(t *testing.T) {
 }
 
 func TestWatchCancel(t *testing.T) {
-	addr := startFake(t, func(c net.Conn) {
-		readHandshake(t, c)
-		sendStatus(t, c, protocol.OKStatus)
-		c.Write([]byte("some stream"))
-		waitClose(c)
-	})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	started := make(chan struct{})
-	dst := writerFunc(func(p []byte) (int, error) {
-		select {
-		case <-started:
-		default:
-			close(started)
-		}
-		return len(p), nil
-	})
-	errc := make(chan error, 1)
-	go func() { errc <- Watch(ctx, opts(addr, watchReq), dst) }()
-	select {
-	case <-started:
-	case err := <-errc:
-		t.Fatalf("Watch ended before the cancel: %v", err)
-	}
-	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	for _, tr := range transports(t) {
+		t.Run(tr.name, func(t *testing.T) {
+			addr := tr.start(t, func(c net.Conn) {
+				readHandshake(t, c)
+				sendStatus(t, c, protocol.OKStatus)
+				c.Write([]byte("some stream"))
+				waitClose(c)
+			})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			started := make(chan struct{})
+			dst := writerFunc(func(p []byte) (int, error) {
+				select {
+				case <-started:
+				default:
+					close(started)
+				}
+				return len(p), nil
+			})
+			errc := make(chan error, 1)
+			go func() { errc <- Watch(ctx, tr.opts(addr, watchReq), dst) }()
+			select {
+			case <-started:
+			case err := <-errc:
+				t.Fatalf("Watch ended before the cancel: %v", err)
+			}
+			cancel()
+			if err := <-errc; !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+		})
 	}
 }
 
+// TestBroadcastCancel cancels a broadcaster blocked on a server that
+// stopped reading: the cancel ends it at once, over TLS too.
 func TestBroadcastCancel(t *testing.T) {
-	// The fake server accepts and then never reads, so the client ends up
-	// blocked in Write, which only the cancel can end.
-	addr := startFake(t, func(c net.Conn) {
-		readHandshake(t, c)
-		sendStatus(t, c, protocol.OKStatus)
-		waitClose(c)
-	})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	src := &zeroReader{started: make(chan struct{})}
-	errc := make(chan error, 1)
-	go func() { errc <- Broadcast(ctx, opts(addr, watchReq), src) }()
-	select {
-	case <-src.started:
-	case err := <-errc:
-		t.Fatalf("Broadcast ended before the cancel: %v", err)
-	}
-	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	for _, tr := range transports(t) {
+		t.Run(tr.name, func(t *testing.T) {
+			// The fake server accepts and then never reads, so the client
+			// ends up blocked in Write, which only the cancel can end. Over
+			// TLS the client closes the TCP connection without
+			// close_notify, so the server's read ends with an error rather
+			// than io.EOF.
+			addr := tr.start(t, func(c net.Conn) {
+				readHandshake(t, c)
+				sendStatus(t, c, protocol.OKStatus)
+				waitClose(c)
+			})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			src := &zeroReader{started: make(chan struct{})}
+			errc := make(chan error, 1)
+			go func() { errc <- Broadcast(ctx, tr.opts(addr, watchReq), src) }()
+			select {
+			case <-src.started:
+			case err := <-errc:
+				t.Fatalf("Broadcast ended before the cancel: %v", err)
+			}
+			cancel()
+			if err := <-errc; !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+		})
 	}
 }
 

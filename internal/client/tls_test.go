@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -47,64 +46,6 @@ func startFakeTLS(t *testing.T, ca *testCA, handle func(c net.Conn)) string {
 // tlsOpts returns options for a TLS connection to addr that trust ca.
 func tlsOpts(addr string, ca *testCA, req protocol.Request) Options {
 	return Options{Addr: SchemeTLS + addr, Request: req, TLS: &tls.Config{RootCAs: ca.pool}}
-}
-
-func TestTLSWatchByteExact(t *testing.T) {
-	ca := newTestCA(t)
-	data := streamData(4 << 20)
-	handshakes := make(chan string, 1)
-	addr := startFakeTLS(t, ca, func(c net.Conn) {
-		c.SetDeadline(time.Now().Add(ioTimeout))
-		text, err := protocol.ReadFrame(c, protocol.DefaultMaxText)
-		if err != nil {
-			t.Errorf("fake server: %v", err)
-			return
-		}
-		handshakes <- text
-		sendStatus(t, c, protocol.OKStatus)
-		c.Write(data)
-	})
-	var out bytes.Buffer
-	if err := Watch(t.Context(), tlsOpts(addr, ca, watchReq), &out); err != nil {
-		t.Fatalf("Watch: %v", err)
-	}
-	if got, want := <-handshakes, "watch,ack=1,user=fier,channel=cam"; got != want {
-		t.Errorf("handshake %q, want %q", got, want)
-	}
-	if !bytes.Equal(out.Bytes(), data) {
-		t.Fatalf("got %d bytes, want the %d sent, byte for byte", out.Len(), len(data))
-	}
-}
-
-func TestTLSBroadcastByteExact(t *testing.T) {
-	ca := newTestCA(t)
-	data := streamData(4 << 20)
-	sums := make(chan [sha256.Size]byte, 1)
-	addr := startFakeTLS(t, ca, func(c net.Conn) {
-		req := readHandshake(t, c)
-		if req.Command != protocol.CommandBroadcast || req.UserPassword != "1" {
-			t.Errorf("fake server got %+v", req)
-		}
-		sendStatus(t, c, protocol.OKStatus)
-		c.SetReadDeadline(time.Now().Add(ioTimeout))
-		h := sha256.New()
-		if _, err := io.Copy(h, c); err != nil {
-			t.Errorf("fake server: %v", err)
-		}
-		sums <- [sha256.Size]byte(h.Sum(nil))
-	})
-	req := protocol.Request{User: "fier", UserPassword: "1", Channel: "cam"}
-	if err := Broadcast(t.Context(), tlsOpts(addr, ca, req), onlyReader{bytes.NewReader(data)}); err != nil {
-		t.Fatalf("Broadcast: %v", err)
-	}
-	select {
-	case got := <-sums:
-		if got != sha256.Sum256(data) {
-			t.Fatal("sha256 mismatch")
-		}
-	default:
-		t.Fatal("Broadcast returned before the server had read the stream")
-	}
 }
 
 // TestTLSOptionWithoutScheme checks that Options.TLS alone asks for TLS.
@@ -239,32 +180,5 @@ func TestTLSConfigNotModified(t *testing.T) {
 	}
 	if conf.ServerName != "" || conf.MinVersion != 0 {
 		t.Fatalf("Watch changed the caller's tls.Config: %q, %x", conf.ServerName, conf.MinVersion)
-	}
-}
-
-// TestTLSBroadcastCancel cancels a broadcaster blocked on a server that
-// stopped reading: over TLS too, the cancel ends it at once.
-func TestTLSBroadcastCancel(t *testing.T) {
-	ca := newTestCA(t)
-	addr := startFakeTLS(t, ca, func(c net.Conn) {
-		readHandshake(t, c)
-		sendStatus(t, c, protocol.OKStatus)
-		// The client closes the TCP connection without close_notify, so
-		// the TLS read ends with an error rather than io.EOF.
-		waitClose(c)
-	})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	src := &zeroReader{started: make(chan struct{})}
-	errc := make(chan error, 1)
-	go func() { errc <- Broadcast(ctx, tlsOpts(addr, ca, watchReq), src) }()
-	select {
-	case <-src.started:
-	case err := <-errc:
-		t.Fatalf("Broadcast ended before the cancel: %v", err)
-	}
-	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }

@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/hub"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 func TestNewRequiresServer(t *testing.T) {
@@ -25,7 +26,7 @@ func TestNewRequiresServer(t *testing.T) {
 // TestCloseIdempotent starts the real sampler and stops it twice.
 func TestCloseIdempotent(t *testing.T) {
 	e := startEnv(t, envOptions{})
-	a, err := New(Config{Server: e.srv})
+	a, err := New(Config{Server: e.srv.Server})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestStatusCodes(t *testing.T) {
 func TestLoopbackOnly(t *testing.T) {
 	e := startEnv(t, envOptions{})
 	e.broadcast(t, "fier", "cam", "")
-	open, err := newAPI(Config{Server: e.srv, AllowRemoteReads: true}, 0)
+	open, err := newAPI(Config{Server: e.srv.Server, AllowRemoteReads: true}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,15 +234,15 @@ func TestKick(t *testing.T) {
 	b := e.broadcast(t, "fier", "cam", "")
 	tcpW := e.watchTCP(t, "fier", "cam", "")
 	hw := e.startHTTPWatch(t, "/watch/fier/cam?join=live", nil)
-	waitFor(t, "two watchers", func() bool { return e.watchers("fier", "cam") == 2 })
+	servertest.WaitFor(t, "two watchers", func() bool { return e.srv.Watchers("fier", "cam") == 2 })
 	payload := tsPayload(20)
 	if _, err := b.Write(payload); err != nil {
 		t.Fatal(err)
 	}
-	readN(t, tcpW, len(payload))
+	servertest.ReadN(t, tcpW, len(payload))
 
 	var id uint64
-	for _, w := range e.channel("fier", "cam").Info().Watchers {
+	for _, w := range e.srv.Channel("fier", "cam").Info().Watchers {
 		if w.Remote == tcpW.LocalAddr().String() {
 			id = w.ID
 		}
@@ -263,7 +264,7 @@ func TestKick(t *testing.T) {
 	if n, err := io.Copy(io.Discard, tcpW); err != nil && isTimeout(err) {
 		t.Fatalf("kicked TCP watcher still connected after %d bytes", n)
 	}
-	if n := e.watchers("fier", "cam"); n != 1 {
+	if n := e.srv.Watchers("fier", "cam"); n != 1 {
 		t.Fatalf("%d watchers after kicking one, want 1", n)
 	}
 	if resp, body := e.do(t, "POST", path, auth); resp.StatusCode != 404 {
@@ -289,8 +290,8 @@ func TestKick(t *testing.T) {
 	if _, err := io.Copy(io.Discard, b); err != nil && isTimeout(err) {
 		t.Fatal("kicked broadcaster still connected")
 	}
-	waitFor(t, "the channel to end", func() bool { return e.channel("fier", "cam") == nil })
-	if n := e.srv.Counters().Hub.Evictions[server.ReasonKicked]; n != 3 {
+	servertest.WaitFor(t, "the channel to end", func() bool { return e.srv.Channel("fier", "cam") == nil })
+	if n := e.srv.Counters().Hub.Evictions[hub.ReasonKicked]; n != 3 {
 		t.Errorf("%d kicked evictions, want 3", n)
 	}
 }
@@ -329,14 +330,14 @@ func TestChannelsAPIGolden(t *testing.T) {
 
 	tcpW := e.watchTCP(t, "fier", "cam", "")
 	e.startHTTPWatch(t, "/watch/fier/cam?join=live", nil)
-	waitFor(t, "two watchers", func() bool { return e.watchers("fier", "cam") == 2 })
+	servertest.WaitFor(t, "two watchers", func() bool { return e.srv.Watchers("fier", "cam") == 2 })
 	payload := tsPayload(50)
 	if _, err := b.Write(payload); err != nil {
 		t.Fatal(err)
 	}
-	readN(t, tcpW, len(payload))
-	ch := e.channel("fier", "cam")
-	waitFor(t, "both watchers served", func() bool { return ch.Stats().BytesOut == int64(2*len(payload)) })
+	servertest.ReadN(t, tcpW, len(payload))
+	ch := e.srv.Channel("fier", "cam")
+	servertest.WaitFor(t, "both watchers served", func() bool { return ch.Stats().BytesOut == int64(2*len(payload)) })
 	clk.advance(2 * time.Second)
 	e.api.sample()
 
@@ -420,24 +421,24 @@ func normalize(t *testing.T, v any) {
 func TestChannelJSONGolden(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	now := t0.Add(90*time.Second + 250*time.Millisecond)
-	infos := []server.Info{
+	infos := []hub.Info{
 		{
-			Key:       server.Key{User: "jörg", Channel: "cam 1"},
-			Stats:     server.Stats{BytesIn: 1 << 20, BytesOut: 3 << 20, Watchers: 2, Live: true, Buffered: 4096, Capacity: 256 << 10},
+			Key:       hub.Key{User: "jörg", Channel: "cam 1"},
+			Stats:     hub.Stats{BytesIn: 1 << 20, BytesOut: 3 << 20, Watchers: 2, Live: true, Buffered: 4096, Capacity: 256 << 10},
 			Protected: true,
 			Created:   t0,
-			Broadcaster: &server.BroadcasterInfo{
+			Broadcaster: &hub.BroadcasterInfo{
 				ID: 3, Remote: "192.0.2.1:50000", Started: t0.Add(time.Second),
 			},
-			Watchers: []server.WatcherInfo{
+			Watchers: []hub.WatcherInfo{
 				{ID: 9, Remote: "[2001:db8::2]:1234", Joined: t0.Add(time.Minute), Sent: 1 << 20, Queued: 0},
 				{ID: 5, Remote: "192.0.2.2:40000", Joined: t0.Add(10 * time.Second), Sent: 2 << 20, Queued: 4096},
 			},
-			Media: server.MediaInfo{Format: "mpegts", Codec: "h264", GOPBytes: 123456, GOPDuration: 2 * time.Second},
+			Media: hub.MediaInfo{Format: "mpegts", Codec: "h264", GOPBytes: 123456, GOPDuration: 2 * time.Second},
 		},
 		{
-			Key:     server.Key{User: "fier", Channel: "raw"},
-			Stats:   server.Stats{BytesIn: 10, Capacity: 256 << 10},
+			Key:     hub.Key{User: "fier", Channel: "raw"},
+			Stats:   hub.Stats{BytesIn: 10, Capacity: 256 << 10},
 			Created: t0,
 		},
 	}
@@ -453,9 +454,9 @@ func TestChannelJSONGolden(t *testing.T) {
 }
 
 func TestRates(t *testing.T) {
-	hub := server.NewHub(server.HubConfig{Buffer: 1 << 20, StallTimeout: time.Second})
-	defer hub.Close()
-	pub, err := hub.Publish(server.Key{User: "fier", Channel: "cam"}, server.PublishOptions{})
+	h := hub.New(hub.Config{Buffer: 1 << 20, StallTimeout: time.Second})
+	defer h.Close()
+	pub, err := h.Publish(hub.Key{User: "fier", Channel: "cam"}, hub.PublishOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +482,7 @@ func TestRates(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rt.record(hub.Channels(), t0.Add(time.Duration(s.at)*time.Second))
+		rt.record(h.Channels(), t0.Add(time.Duration(s.at)*time.Second))
 		in, out := rt.rate(pub.Channel())
 		if in != s.wantIn || out != 0 {
 			t.Errorf("at %d s: rate in %v out %v, want %v and 0", s.at, in, out, s.wantIn)

@@ -163,7 +163,7 @@ func TestBrowser(t *testing.T) {
 		if err != nil || !hidden {
 			t.Errorf("the player of an open channel shows the password prompt (%v)", err)
 		}
-		if n := e.watchers("fier", "live"); n != 1 {
+		if n := e.srv.Watchers("fier", "live"); n != 1 {
 			t.Errorf("the player is one of %d watchers, want 1", n)
 		}
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -185,7 +185,7 @@ func TestBrowser(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("#password"))); err != nil {
 			t.Fatal(err)
 		}
-		if n := e.watchers("other", "locked"); n != 0 {
+		if n := e.srv.Watchers("other", "locked"); n != 0 {
 			t.Errorf("the prompt joined the channel: %d watchers", n)
 		}
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

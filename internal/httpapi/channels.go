@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
-	"github.com/fstream/fstream/internal/server"
 )
 
 // channelJSON is one channel in the JSON API. It never carries a password.
@@ -74,7 +74,7 @@ type kickJSON struct {
 }
 
 // channelView turns a channel snapshot into its JSON form.
-func channelView(in server.Info, now time.Time, rateIn, rateOut float64) channelJSON {
+func channelView(in hub.Info, now time.Time, rateIn, rateOut float64) channelJSON {
 	c := channelJSON{
 		User:           in.Key.User,
 		Channel:        in.Key.Channel,
@@ -119,11 +119,11 @@ func seconds(d time.Duration) float64 {
 }
 
 // channelPath is prefix + the escaped user and channel.
-func channelPath(prefix string, k server.Key) string {
+func channelPath(prefix string, k hub.Key) string {
 	return prefix + url.PathEscape(k.User) + "/" + url.PathEscape(k.Channel)
 }
 
-func (a *API) view(ch *server.Channel) channelJSON {
+func (a *API) view(ch *hub.Channel) channelJSON {
 	in, out := a.rates.rate(ch)
 	return channelView(ch.Info(), a.now(), in, out)
 }
@@ -178,8 +178,8 @@ func (a *API) kick(w http.ResponseWriter, r *http.Request) {
 
 // keyOf returns the channel named by a request's path, checked like the
 // wire protocol checks names.
-func keyOf(r *http.Request) (server.Key, error) {
-	k := server.Key{User: r.PathValue("user"), Channel: r.PathValue("channel")}
+func keyOf(r *http.Request) (hub.Key, error) {
+	k := hub.Key{User: r.PathValue("user"), Channel: r.PathValue("channel")}
 	if err := protocol.ValidateName(k.User); err != nil {
 		return k, fmt.Errorf("user: %w", err)
 	}
@@ -190,7 +190,7 @@ func keyOf(r *http.Request) (server.Key, error) {
 }
 
 // channelOf returns the hub's channel named by the request's path.
-func (a *API) channelOf(r *http.Request) (*server.Channel, error) {
+func (a *API) channelOf(r *http.Request) (*hub.Channel, error) {
 	k, err := keyOf(r)
 	if err != nil {
 		return nil, err

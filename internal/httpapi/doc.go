@@ -20,9 +20,11 @@
 // GET /watch takes the channel password from ?password= or from the password
 // part of HTTP basic auth and calls server.ServeWatcher, the code path TCP
 // watchers use: the same hub subscription, join policy (?join=), slow-watcher
-// policy, counters and logs. A watcher that cannot join gets a status code
-// and a text body before anything is streamed (404 not live, 401 wrong or
-// missing password, 503 full or shutting down). Once joined, the response
+// policy, counters and logs. A watcher that cannot join gets the hub's
+// refusal before anything is streamed: its reason as the status code
+// (refusalStatus: 404 not live, 401 wrong or missing password, 503 full or
+// shutting down, with Retry-After, 400 bad join policy) and its message as
+// a text body. Once joined, the response
 // header is written with a Content-Type from the channel's detected format;
 // while the format is still being detected the header waits for the first
 // stream bytes, which are sniffed if detection has not finished by then.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -21,9 +20,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/fstream/fstream/internal/auth"
 	"github.com/fstream/fstream/internal/protocol"
 	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -31,20 +30,6 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// testUsers are the broadcasters the test servers accept.
-var testUsers = map[string]string{"fier": "123", "other": "456"}
-
-var testAuth = auth.Func(func(_ context.Context, user, password string) error {
-	want, ok := testUsers[user]
-	if !ok {
-		return auth.ErrUnknownUser
-	}
-	if password != want {
-		return auth.ErrWrongPassword
-	}
-	return nil
-})
 
 const testToken = "s3cret-admin-token"
 
@@ -58,8 +43,7 @@ type envOptions struct {
 // env is a relay on 127.0.0.1:0 with the API in front of it on another
 // ephemeral port.
 type env struct {
-	srv    *server.Server
-	relay  string // relay TCP address
+	srv    *servertest.Server // the relay
 	api    *API
 	ts     *httptest.Server
 	url    string // API base URL
@@ -71,31 +55,15 @@ type env struct {
 func startEnv(t *testing.T, opts envOptions) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	scfg := server.DefaultConfig()
-	scfg.Auth = testAuth
-	scfg.Logger = log
-	scfg.BroadcasterGrace = 0
-	if opts.server != nil {
-		opts.server(&scfg)
-	}
-	srv, err := server.New(scfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+	srv := servertest.Start(t, func(c *server.Config) {
+		c.Logger = log
+		c.BroadcasterGrace = 0
+		if opts.server != nil {
+			opts.server(c)
 		}
 	})
 
-	acfg := Config{Server: srv, AdminToken: testToken, Logger: log, Version: "v0.0.0-test"}
+	acfg := Config{Server: srv.Server, AdminToken: testToken, Logger: log, Version: "v0.0.0-test"}
 	if opts.api != nil {
 		opts.api(&acfg)
 	}
@@ -113,53 +81,24 @@ func startEnv(t *testing.T, opts envOptions) *env {
 		ts.Close()
 		tr.CloseIdleConnections()
 	})
-	return &env{srv: srv, relay: ln.Addr().String(), api: api, ts: ts, url: ts.URL, client: &http.Client{Transport: tr}}
-}
-
-// dialRelay connects to the relay; the connection closes when the test ends.
-func (e *env) dialRelay(t *testing.T) *net.TCPConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", e.relay, 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial relay: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c.(*net.TCPConn)
+	return &env{srv: srv, api: api, ts: ts, url: ts.URL, client: &http.Client{Transport: tr}}
 }
 
 // handshake sends req (with ack) on a new relay connection and requires ok.
 func (e *env) handshake(t *testing.T, req protocol.Request) *net.TCPConn {
 	t.Helper()
-	req.Ack = true
 	text, err := req.Text()
 	if err != nil {
 		t.Fatalf("request text: %v", err)
 	}
-	c := e.dialRelay(t)
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := protocol.WriteFrame(c, text); err != nil {
-		t.Fatalf("write handshake: %v", err)
-	}
-	reply, err := protocol.ReadFrame(c, protocol.DefaultMaxText)
-	if err != nil {
-		t.Fatalf("read status for %q: %v", text, err)
-	}
-	st, err := protocol.ParseStatus(reply)
-	if err != nil {
-		t.Fatalf("parse status %q: %v", reply, err)
-	}
-	if err := st.Err(); err != nil {
-		t.Fatalf("handshake %q: %v", text, err)
-	}
-	c.SetDeadline(time.Time{})
-	return c
+	return servertest.MustHandshake(t, e.srv.Addr, text)
 }
 
 // broadcast starts a raw TCP broadcaster as user fier (or other) on channel.
 func (e *env) broadcast(t *testing.T, user, channel, channelPassword string) *net.TCPConn {
 	t.Helper()
 	return e.handshake(t, protocol.Request{
-		Command: protocol.CommandBroadcast, User: user, UserPassword: testUsers[user],
+		Command: protocol.CommandBroadcast, User: user, UserPassword: servertest.Users[user],
 		Channel: channel, ChannelPassword: channelPassword,
 	})
 }
@@ -172,17 +111,6 @@ func (e *env) watchTCP(t *testing.T, user, channel, channelPassword string) *net
 		Command: protocol.CommandWatch, User: user, Channel: channel, ChannelPassword: channelPassword,
 		Params: map[string]string{protocol.KeyJoin: "live"},
 	})
-}
-
-func (e *env) channel(user, channel string) *server.Channel {
-	return e.srv.Hub().Channel(server.Key{User: user, Channel: channel})
-}
-
-func (e *env) watchers(user, channel string) int {
-	if ch := e.channel(user, channel); ch != nil {
-		return ch.Stats().Watchers
-	}
-	return 0
 }
 
 // do sends a request to the API and returns the response with its body read.
@@ -219,30 +147,6 @@ func (e *env) getJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("GET %s: decode: %v\n%s", path, err, body)
 	}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// readN reads exactly n bytes from r, failing fast on a hang.
-func readN(t *testing.T, c net.Conn, n int) []byte {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	defer c.SetReadDeadline(time.Time{})
-	b := make([]byte, n)
-	if _, err := io.ReadFull(c, b); err != nil {
-		t.Fatalf("read %d bytes: %v", n, err)
-	}
-	return b
 }
 
 // tsPayload returns n MPEG-TS-shaped packets: a sync byte and a counter
@@ -317,8 +221,8 @@ func (e *env) ffmpegLive(t *testing.T, user, channel, channelPassword string) {
 		})
 	}
 	t.Cleanup(stop)
-	ch := e.channel(user, channel)
-	waitFor(t, "ffmpeg's first bytes", func() bool {
+	ch := e.srv.Channel(user, channel)
+	servertest.WaitFor(t, "ffmpeg's first bytes", func() bool {
 		if cmd.ProcessState != nil || strings.Contains(stderr.String(), "Error") {
 			t.Fatalf("ffmpeg failed: %s", stderr.String())
 		}
@@ -343,20 +247,4 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// readStatus reads a status frame from the relay.
-func readStatus(t *testing.T, c net.Conn) protocol.Status {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	defer c.SetReadDeadline(time.Time{})
-	text, err := protocol.ReadFrame(c, protocol.DefaultMaxText)
-	if err != nil {
-		t.Fatalf("read status: %v", err)
-	}
-	st, err := protocol.ParseStatus(text)
-	if err != nil {
-		t.Fatalf("parse status %q: %v", text, err)
-	}
-	return st
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 // scrape fetches /metrics and parses the text exposition.
@@ -68,26 +68,25 @@ func TestMetrics(t *testing.T) {
 	e.broadcast(t, "other", "locked", "pw")
 	tcpW := e.watchTCP(t, "fier", "cam", "")
 	e.startHTTPWatch(t, "/watch/fier/cam?join=live", nil)
-	waitFor(t, "two watchers", func() bool { return e.watchers("fier", "cam") == 2 })
+	servertest.WaitFor(t, "two watchers", func() bool { return e.srv.Watchers("fier", "cam") == 2 })
 
 	// Refusals: a TCP watcher with the wrong password, an HTTP watcher of
 	// a channel that is not live, and a connection that never handshakes.
-	c := e.dialRelay(t)
-	if _, err := c.Write(rawWatch("other", "locked", "wrong")); err != nil {
-		t.Fatal(err)
+	c := servertest.Dial(t, e.srv.Addr)
+	if st := servertest.Handshake(t, c, "watch,user=other,channel=locked,channel-password=wrong"); !strings.HasPrefix(st, "error,reason=forbidden,") {
+		t.Fatalf("wrong channel password: %q", st)
 	}
-	readStatus(t, c)
 	e.do(t, "GET", "/watch/fier/nope", nil)
-	e.dialRelay(t).Close()
-	waitFor(t, "the incomplete handshake", func() bool { return e.srv.Counters().Handshakes[server.HandshakeIncomplete] == 1 })
+	servertest.Dial(t, e.srv.Addr).Close()
+	servertest.WaitFor(t, "the incomplete handshake", func() bool { return e.srv.Counters().Handshakes[server.HandshakeIncomplete] == 1 })
 
 	const n = 100 * tsPacket
 	if _, err := b.Write(tsPayload(100)); err != nil {
 		t.Fatal(err)
 	}
-	readN(t, tcpW, n)
-	ch := e.channel("fier", "cam")
-	waitFor(t, "both watchers served", func() bool { return ch.Stats().BytesOut == 2*n })
+	servertest.ReadN(t, tcpW, n)
+	ch := e.srv.Channel("fier", "cam")
+	servertest.WaitFor(t, "both watchers served", func() bool { return ch.Stats().BytesOut == 2*n })
 
 	fams := e.scrape(t)
 	want := []struct {
@@ -138,7 +137,7 @@ func TestMetrics(t *testing.T) {
 	if !ch.Kick(0) {
 		t.Fatal("nothing kicked")
 	}
-	waitFor(t, "the channel to end", func() bool { return e.channel("fier", "cam") == nil })
+	servertest.WaitFor(t, "the channel to end", func() bool { return e.srv.Channel("fier", "cam") == nil })
 	fams = e.scrape(t)
 	if v, _ := metricValue(fams, "fstream_evictions_total", "reason", "kicked"); v != 3 {
 		t.Errorf("kicked evictions %v, want 3 (broadcaster and two watchers)", v)
@@ -174,11 +173,4 @@ func TestQueueHistogram(t *testing.T) {
 	if len(queueBuckets) != 7 || queueBuckets[0] != 4096 || queueBuckets[6] != 16<<20 {
 		t.Errorf("buckets %v, want 4 KiB to 16 MiB", queueBuckets)
 	}
-}
-
-// rawWatch builds a watch handshake frame (with ack) by hand.
-func rawWatch(user, channel, password string) []byte {
-	text := fmt.Sprintf("watch,ack=1,user=%s,channel=%s,channel-password=%s", user, channel, password)
-	b := []byte{0, 0, 0, byte(len(text)), 0}
-	return append(b, text...)
 }

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/hub"
 )
 
 // rateWindow is the span bitrates are averaged over.
@@ -21,15 +21,15 @@ type rateSample struct {
 // same name starts afresh.
 type rateTable struct {
 	mu   sync.Mutex
-	hist map[*server.Channel][]rateSample // oldest first, within rateWindow
+	hist map[*hub.Channel][]rateSample // oldest first, within rateWindow
 }
 
 func newRateTable() *rateTable {
-	return &rateTable{hist: make(map[*server.Channel][]rateSample)}
+	return &rateTable{hist: make(map[*hub.Channel][]rateSample)}
 }
 
 // record adds a sample for each channel and forgets channels that are gone.
-func (t *rateTable) record(chans []*server.Channel, now time.Time) {
+func (t *rateTable) record(chans []*hub.Channel, now time.Time) {
 	// Read the counters before taking our lock: Stats takes the channel's.
 	samples := make([]rateSample, len(chans))
 	for i, ch := range chans {
@@ -39,7 +39,7 @@ func (t *rateTable) record(chans []*server.Channel, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := t.hist
-	t.hist = make(map[*server.Channel][]rateSample, len(chans))
+	t.hist = make(map[*hub.Channel][]rateSample, len(chans))
 	for i, ch := range chans {
 		h := append(old[ch], samples[i])
 		// Keep what lies within the window, with half an interval of
@@ -54,7 +54,7 @@ func (t *rateTable) record(chans []*server.Channel, now time.Time) {
 
 // rate returns a channel's bitrates in and out, in bits per second, over
 // its samples; zero until it has two.
-func (t *rateTable) rate(ch *server.Channel) (in, out float64) {
+func (t *rateTable) rate(ch *hub.Channel) (in, out float64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	h := t.hist[ch]

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 	"github.com/fstream/fstream/internal/server"
 )
@@ -99,9 +100,9 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.metrics.watchers.Dec()
-	var ev *server.EvictedError
+	var ev *hub.EvictedError
 	switch {
-	case err == nil, errors.Is(err, server.ErrChannelEnded):
+	case err == nil, errors.Is(err, hub.ErrChannelEnded):
 		if !sink.started { // the channel ended before sending anything
 			sink.start(contentType(a.formatOf(key)))
 		}
@@ -115,42 +116,57 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refuseWatcher answers a watch request that could not join.
-func (a *API) refuseWatcher(w http.ResponseWriter, r *http.Request, key server.Key, fromQuery bool, err error) {
-	name := key.User + "/" + key.Channel
-	var code int
-	var msg string
-	switch {
-	case errors.Is(err, server.ErrNotLive):
-		code, msg = http.StatusNotFound, fmt.Sprintf("channel %s is not live", name)
-	case errors.Is(err, server.ErrWrongPassword):
-		code, msg = http.StatusUnauthorized, fmt.Sprintf("wrong or missing password for channel %s: give it as ?password= or as the password of HTTP basic auth (any user name)", name)
+// refuseWatcher answers a watch request that could not join: with the hub's
+// reason as an HTTP status and its message, and what an HTTP client needs
+// besides.
+func (a *API) refuseWatcher(w http.ResponseWriter, r *http.Request, key hub.Key, fromQuery bool, err error) {
+	reason, msg, ok := hub.ReasonOf(err)
+	if !ok {
+		reason, msg = "", fmt.Sprintf("cannot join channel %q of user %q", key.Channel, key.User)
+		a.log.Error("http watcher could not join", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "err", err)
+	}
+	code := refusalStatus(reason)
+	switch reason {
+	case protocol.ReasonForbidden:
+		msg += ": give it as ?password= or as the password of HTTP basic auth (any user name)"
 		if !fromQuery {
 			// Lets VLC, mpv and browsers ask for it. The browser player
 			// passes ?password= and asks itself.
 			w.Header().Set("WWW-Authenticate", `Basic realm="fstream channel", charset="UTF-8"`)
 		}
-	case errors.Is(err, server.ErrChannelFull):
-		code, msg = http.StatusServiceUnavailable, fmt.Sprintf("channel %s has as many watchers as the server allows; try again later", name)
+	case protocol.ReasonBusy:
 		w.Header().Set("Retry-After", "10")
-	case errors.Is(err, server.ErrBadJoin):
-		code, msg = http.StatusBadRequest, err.Error()+" (join= takes gop, keyframe or live)"
-	case errors.Is(err, server.ErrHubClosed):
-		code, msg = http.StatusServiceUnavailable, "the server is shutting down"
-	default:
-		code, msg = http.StatusInternalServerError, "cannot join channel "+name
-		a.log.Error("http watcher could not join", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "err", err)
 	}
 	a.metrics.watchRequests.WithLabelValues(strconv.Itoa(code)).Inc()
 	a.log.Info("http watcher refused", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "code", code, "err", err)
 	textError(w, code, msg)
 }
 
+// refusalStatus is the HTTP status that answers a watch request refused for
+// reason; "" (no refusal, the server failed) is a 500.
+func refusalStatus(reason protocol.Reason) int {
+	switch reason {
+	case protocol.ReasonBadRequest:
+		return http.StatusBadRequest
+	case protocol.ReasonUnauthorized, protocol.ReasonForbidden:
+		// A wrong or missing password (for a watcher: the channel's). 401
+		// lets a player ask its user for one (see WWW-Authenticate).
+		return http.StatusUnauthorized
+	case protocol.ReasonNotFound:
+		return http.StatusNotFound
+	case protocol.ReasonBusy:
+		return http.StatusServiceUnavailable
+	case protocol.ReasonTooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
 // watchHead answers HEAD /watch without joining: 404 when the channel is not
 // live, 401 when it is protected and no password was given, else the
 // headers a GET would start with. A given password is not checked (that
 // needs a join).
-func (a *API) watchHead(w http.ResponseWriter, key server.Key, havePassword bool) {
+func (a *API) watchHead(w http.ResponseWriter, key hub.Key, havePassword bool) {
 	ch := a.srv.Hub().Channel(key)
 	if ch == nil {
 		textError(w, http.StatusNotFound, "")
@@ -170,7 +186,7 @@ func (a *API) watchHead(w http.ResponseWriter, key server.Key, havePassword bool
 }
 
 // formatOf returns the channel's detected format, "" while unknown.
-func (a *API) formatOf(key server.Key) string {
+func (a *API) formatOf(key hub.Key) string {
 	ch := a.srv.Hub().Channel(key)
 	if ch == nil {
 		return ""
@@ -181,7 +197,7 @@ func (a *API) formatOf(key server.Key) string {
 // sniffType picks the Content-Type when the first stream bytes are about to
 // be written: the detected format if the hub knows it by now, else a look
 // at the bytes.
-func (a *API) sniffType(key server.Key, first []byte) string {
+func (a *API) sniffType(key hub.Key, first []byte) string {
 	if f := a.formatOf(key); f != "" {
 		return contentType(f)
 	}

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fstream/fstream/internal/protocol"
 	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 func TestContentType(t *testing.T) {
@@ -99,7 +101,7 @@ func TestWatchStream(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := e.broadcast(t, "fier", tt.channel, tt.chanPW)
 			hw := e.startHTTPWatch(t, tt.path, tt.hdr)
-			waitFor(t, "the HTTP watcher", func() bool { return e.watchers("fier", tt.channel) == 1 })
+			servertest.WaitFor(t, "the HTTP watcher", func() bool { return e.srv.Watchers("fier", tt.channel) == 1 })
 			payload := tsPayload(3000) // 564 KB: more than one batch
 			if _, err := b.Write(payload); err != nil {
 				t.Fatal(err)
@@ -171,7 +173,7 @@ func TestWatchCurl(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "curl to join", func() bool { return e.watchers("fier", "cam") == 1 })
+	servertest.WaitFor(t, "curl to join", func() bool { return e.srv.Watchers("fier", "cam") == 1 })
 	payload := tsPayload(2000)
 	if _, err := b.Write(payload); err != nil {
 		t.Fatal(err)
@@ -312,4 +314,25 @@ func FuzzLooksLikeTS(f *testing.F) {
 			t.Fatalf("looksLikeTS = %v, want %v", got, want)
 		}
 	})
+}
+
+// TestRefusalStatus: every reason the protocol knows has an HTTP status of
+// its own kind, not a server error.
+func TestRefusalStatus(t *testing.T) {
+	want := map[protocol.Reason]int{
+		protocol.ReasonBadRequest:   http.StatusBadRequest,
+		protocol.ReasonUnauthorized: http.StatusUnauthorized,
+		protocol.ReasonNotFound:     http.StatusNotFound,
+		protocol.ReasonForbidden:    http.StatusUnauthorized,
+		protocol.ReasonBusy:         http.StatusServiceUnavailable,
+		protocol.ReasonTooLarge:     http.StatusRequestEntityTooLarge,
+	}
+	for _, r := range protocol.Reasons {
+		if got := refusalStatus(r); got != want[r] {
+			t.Errorf("refusalStatus(%s) = %d, want %d", r, got, want[r])
+		}
+	}
+	if got := refusalStatus(""); got != http.StatusInternalServerError {
+		t.Errorf("refusalStatus(\"\") = %d, want 500", got)
+	}
 }

@@ -72,9 +72,10 @@ func (a *annexB) write(p []byte) {
 
 // retainFrom returns the oldest offset a future join point could have.
 func (a *annexB) retainFrom() int64 {
-	if !a.auVCL && a.sc.pos-a.auStart <= maxKeyLead {
+	if a.sc.pos-a.auStart <= maxKeyLead {
 		// The access unit being parsed may still turn out to be a key one
-		// (see keyframe for the bound).
+		// (see keyframe for the bound), and its start is the fallback
+		// point.
 		return a.auStart
 	}
 	if a.sc.collecting {
@@ -208,10 +209,7 @@ func (a *annexB) keyframe(end int64) {
 		return
 	}
 	a.auKey = true
-	first := slotSPS
-	if a.hevc {
-		first = slotVPS
-	}
+	first := a.firstSlot()
 	own := true
 	for s := first; s < numSlots; s++ {
 		own = own && a.auPS[s]
@@ -226,6 +224,41 @@ func (a *annexB) keyframe(end int64) {
 		prefix = a.paramSets(first)
 	}
 	a.js.publish(a.auStart, prefix, a.auTime)
+}
+
+// fallback returns the start of the newest access unit, with the cached
+// parameter sets, while its bytes are retained.
+func (a *annexB) fallback() (JoinPoint, bool) {
+	if a.auStart < a.retainFrom() {
+		return JoinPoint{}, false
+	}
+	return JoinPoint{Pos: a.auStart, Prefix: a.cachedSets(), Time: a.auTime}, true
+}
+
+// cachedSets returns the cached parameter sets: the shared prefix when all
+// of them are cached, else a new slice with those that are (nil if none).
+func (a *annexB) cachedSets() []byte {
+	first := a.firstSlot()
+	all := true
+	for s := first; s < numSlots; s++ {
+		all = all && a.ps[s] != nil
+	}
+	if all {
+		return a.paramSets(first)
+	}
+	var b []byte
+	for s := first; s < numSlots; s++ {
+		b = append(b, a.ps[s]...)
+	}
+	return b
+}
+
+// firstSlot is the first parameter set slot the codec uses.
+func (a *annexB) firstSlot() int {
+	if a.hevc {
+		return slotVPS
+	}
+	return slotSPS
 }
 
 // paramSets returns the cached parameter sets from slot first on, as one

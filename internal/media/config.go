@@ -1,6 +1,9 @@
 package media
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 const (
 	// DefaultDetectLimit is how many bytes a Tracker looks at before it
@@ -23,6 +26,14 @@ const (
 	// KiB at most; the bound keeps a broken stream from pinning RetainFrom
 	// to an old offset forever.
 	maxKeyLead = 256 << 10
+
+	// DefaultJoinInterval is the least stream time between two join points
+	// that are just PES starts (audio-only MPEG-TS, and streams of codecs
+	// that are not parsed and have no random_access_indicator). Audio PES
+	// come every 20 ms to a few hundred: a join point for each would flood
+	// the relay's keyframe bookkeeping for no gain, as a joining player
+	// buffers longer than this anyway.
+	DefaultJoinInterval = 250 * time.Millisecond
 )
 
 // TrackerConfig configures a Tracker. The zero value is usable: each zero
@@ -36,6 +47,11 @@ type TrackerConfig struct {
 	// MaxParamSetBytes bounds the size of one cached parameter set NAL unit
 	// (default DefaultMaxParamSetBytes).
 	MaxParamSetBytes int
+
+	// JoinInterval is the least time, by the streams' own timestamps (PTS
+	// or DTS), between two join points taken at mere PES starts (default
+	// DefaultJoinInterval). Keyframes are never held back by it.
+	JoinInterval time.Duration
 }
 
 // Validate reports a field that NewTracker would replace by its default
@@ -46,6 +62,9 @@ func (c TrackerConfig) Validate() error {
 	}
 	if c.MaxParamSetBytes < 0 {
 		return fmt.Errorf("%w: MaxParamSetBytes %d is negative", ErrInvalidConfig, c.MaxParamSetBytes)
+	}
+	if c.JoinInterval < 0 {
+		return fmt.Errorf("%w: JoinInterval %v is negative", ErrInvalidConfig, c.JoinInterval)
 	}
 	return nil
 }
@@ -58,6 +77,9 @@ func (c TrackerConfig) withDefaults() TrackerConfig {
 	}
 	if c.MaxParamSetBytes <= 0 {
 		c.MaxParamSetBytes = DefaultMaxParamSetBytes
+	}
+	if c.JoinInterval <= 0 {
+		c.JoinInterval = DefaultJoinInterval
 	}
 	return c
 }

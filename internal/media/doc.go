@@ -35,21 +35,47 @@
 //
 // The parser walks 188-byte packets in place. When a packet does not start
 // with 0x47 it drops the alignment and finds it again as in detection. From
-// PID 0 it takes the PAT and the PMT PID of the first program; from the PMT
-// the first video stream and its codec (stream_type 0x1b H.264, 0x24 H.265,
-// 0x01/0x02 MPEG-1/2 video, 0x10 MPEG-4). Sections must fit in one packet
-// and pass their CRC. The latest PAT and PMT packets are cached; a
-// repetition that differs only in continuity_counter keeps the cached copy.
+// PID 0 it takes the PAT and the PMT PID of the first program. Sections must
+// fit in one packet and pass their CRC; a repetition that differs only in
+// continuity_counter keeps the cached copy (and is recognised by comparing
+// bytes, before any CRC is computed).
 //
-// A join point is the first packet (payload_unit_start_indicator set) of a
-// video PES that starts with a keyframe, and its Prefix is the cached PAT and
-// PMT packets, so that a demuxer knows the programs at once. For H.264,
-// H.265 and MPEG-1/2 video the PES itself decides: its first VCL NAL unit
-// must be an IDR (H.264) or an IRAP picture (H.265), or a sequence header
-// must come before the first picture (MPEG-1/2). random_access_indicator is
-// not trusted for these codecs, because muxers also set it on open-GOP and
-// recovery-point I pictures, where a decoder that starts shows errors; it
-// is what decides for other video codecs.
+// From the PMT it chooses the join stream: the first video stream, else the
+// first audio stream, else the first other PES stream (sections, SCTE-35,
+// subtitles, teletext and metadata never join). How its PES become join
+// points depends on what it is:
+//
+//   - H.264 (stream_type 0x1b), H.265 (0x24), MPEG-1/2 video (0x01, 0x02):
+//     the PES itself decides. Its first VCL NAL unit must be an IDR (H.264)
+//     or an IRAP picture (H.265), or a sequence header must come before the
+//     first picture (MPEG-1/2). random_access_indicator is not trusted for
+//     these codecs, because muxers also set it on open-GOP and recovery-point
+//     I pictures, where a decoder that starts shows errors.
+//   - Audio: AAC in ADTS (0x0f) or LATM (0x11), MPEG-1/2 audio (0x03,
+//     0x04), AC-3 (0x81), E-AC-3 (0x87), and private data (0x06) with an
+//     AC-3 or enhanced AC-3 descriptor or a registration descriptor "AC-3",
+//     "EAC3" or "Opus". Audio frames decode on their own, so a PES is a join
+//     point when its payload starts with a frame's sync word (for LATM, with
+//     a frame that carries its StreamMuxConfig) and it has a PTS. Audio PES
+//     come every 20 ms to a few hundred, so join points are paced: at least
+//     TrackerConfig.JoinInterval (250 ms) apart by the stream's own DTS or
+//     PTS; a timestamp that goes back (a wrap, a splice) ends the wait.
+//   - Other video codecs (MPEG-4 part 2, VC-1, AV1, ...) and unknown stream
+//     types: a PES whose first packet sets random_access_indicator; until the
+//     stream has shown that it sets the flag at all, any PES start with a
+//     timestamp, paced as audio.
+//
+// Info.Codec names the join stream's codec when it is video; Info.AudioCodec
+// the first audio stream's, reading the layer (mp1, mp2, mp3) from MPEG
+// audio's first frame header.
+//
+// A join point's Prefix is the cached PAT and PMT packets, so that a demuxer
+// knows the programs at once. They carry the continuity counters of the
+// latest copies before the join point (for a keyframe found a few packets
+// into its PES, before the PES start), so that the stream's next copies
+// follow on without a discontinuity. Prefixes are built per table version
+// and PAT counter, at most 16, so a stream whose PAT and PMT repeat in step
+// soon stops allocating.
 //
 // # H.264 and H.265 Annex B
 //
@@ -76,14 +102,28 @@
 // switch between several SPS or PPS ids are not supported; H.265 NAL units
 // of layers above the base layer are ignored.
 //
+// # Fallback points
+//
+// A stream may offer no join point for a long time: an encoder with a very
+// long GOP, audio PES that never start with a frame, a TS without timestamps
+// or random_access_indicator. For a watcher that waited too long,
+// Tracker.FallbackPoint gives the safest boundary there is: the newest TS
+// packet boundary with the PAT and PMT first (the demuxer skips to the next
+// PES of each stream; video may show errors until its next keyframe), or
+// the start of the newest Annex B access unit with the cached parameter
+// sets. Its Seq is 0: it is not a join point.
+//
 // # Retention
 //
 // Prefix slices are immutable: a change of PAT, PMT or parameter sets makes
 // a new one, so any number of watchers may share them. RetainFrom tells the
-// relay the oldest offset a future join point could start at (the TS packet,
-// PES, NAL unit or access unit still being parsed, or 0 while detecting);
-// keeping bytes from min(RetainFrom, JoinPoint.Pos) on is enough to serve
-// any join point.
+// relay the oldest offset a future join point or the fallback point could
+// start at (the TS packet, PES, NAL unit or access unit still being parsed,
+// or 0 while detecting); keeping bytes from min(RetainFrom, JoinPoint.Pos) on
+// is enough to serve any join point and the fallback point.
+//
+// The subpackage mediatest checks TS continuity counters for tests at any
+// layer.
 //
 // Tests use small ffmpeg-made fixtures in testdata/; see testdata/README.md.
 package media

@@ -46,10 +46,17 @@ func (f Format) IsMedia() bool {
 type Info struct {
 	Format Format
 	// Codec is the video codec: "h264", "h265", "mpeg2video", "mpeg1video",
-	// "mpeg4", or "" while unknown (and for generic streams).
+	// "mpeg4" and the other names of tsStreamType, or "" while unknown (and
+	// for generic streams and MPEG-TS without video).
 	Codec string
+	// AudioCodec is the codec of the first audio stream of an MPEG-TS
+	// program: "aac", "aac_latm", "mp1", "mp2", "mp3", "ac3", "eac3" or
+	// "opus" (ffmpeg's names); "" when there is none the tracker knows.
+	AudioCodec string
 	// GOPBytes and GOPDuration are the distance in bytes and in arrival time
-	// between the last two join points; zero until two have been seen.
+	// between the last two join points; zero until two have been seen. For
+	// audio-only MPEG-TS they measure the spacing of the join points (about
+	// TrackerConfig.JoinInterval), not a GOP.
 	GOPBytes    int64
 	GOPDuration time.Duration
 	// Keyframes counts the join points found so far.
@@ -57,7 +64,9 @@ type Info struct {
 }
 
 // JoinPoint is a place in the stream where a new watcher can start and
-// decode a clean picture from its first byte.
+// decode a clean picture (or, for audio-only MPEG-TS, clean sound) from its
+// first byte. Tracker.FallbackPoint returns one too, for a place that is
+// merely safe to start at.
 type JoinPoint struct {
 	// Pos is the absolute offset (bytes since the start of the stream fed to
 	// Write) of the first stream byte a joining watcher gets.
@@ -68,9 +77,10 @@ type JoinPoint struct {
 	// It is never modified once returned, so many watchers may share it.
 	Prefix []byte
 	// Seq increments with every new join point, so a waiting watcher can see
-	// that a new keyframe arrived.
+	// that a new keyframe arrived. It is 0 for a fallback point.
 	Seq uint64
-	// Time is the arrival time of the keyframe (the now passed to Write).
+	// Time is the arrival time of the keyframe (the now passed to Write);
+	// for a fallback point, about that of the byte at Pos.
 	Time time.Time
 }
 

@@ -19,7 +19,8 @@ type fixture struct {
 	name   string
 	format Format
 	codec  string
-	keys   int // expected join points: one per GOP
+	audio  string // Info.AudioCodec
+	keys   int    // expected join points: one per GOP, or per JoinInterval for audio
 	// probeKeys: ffprobe's keyframe flags match the join points. Not so for
 	// open GOPs, where ffmpeg flags recovery-point I pictures too.
 	probeKeys bool
@@ -40,7 +41,7 @@ func readFixture(t testing.TB, name string) []byte {
 }
 
 var fixtures = []fixture{
-	{name: "h264.ts", format: FormatMPEGTS, codec: "h264", keys: 4, probeKeys: true, data: fileFixture("h264.ts")},
+	{name: "h264.ts", format: FormatMPEGTS, codec: "h264", audio: "aac", keys: 4, probeKeys: true, data: fileFixture("h264.ts")},
 	{name: "h265.ts", format: FormatMPEGTS, codec: "h265", keys: 4, probeKeys: true, data: fileFixture("h265.ts")},
 	{name: "mpeg2.ts", format: FormatMPEGTS, codec: "mpeg2video", keys: 4, probeKeys: true, data: fileFixture("mpeg2.ts")},
 	{name: "h264.h264", format: FormatH264, codec: "h264", keys: 4, probeKeys: true, data: fileFixture("h264.h264")},
@@ -55,18 +56,80 @@ var fixtures = []fixture{
 		return stripRepeatedParamSets(readFixture(t, "h265.h265"), true)
 	}},
 	// No random_access_indicator at all: keyframes are found in the PES.
-	{name: "h264-norai.ts", format: FormatMPEGTS, codec: "h264", keys: 4, probeKeys: true, data: func(t testing.TB) []byte {
+	{name: "h264-norai.ts", format: FormatMPEGTS, codec: "h264", audio: "aac", keys: 4, probeKeys: true, data: func(t testing.TB) []byte {
 		return setRAI(readFixture(t, "h264.ts"), func(bool) bool { return false })
 	}},
 	// random_access_indicator on every packet that has an adaptation
 	// field: the flag alone does not make a join point for H.264.
-	{name: "h264-allrai.ts", format: FormatMPEGTS, codec: "h264", keys: 4, data: func(t testing.TB) []byte {
+	{name: "h264-allrai.ts", format: FormatMPEGTS, codec: "h264", audio: "aac", keys: 4, data: func(t testing.TB) []byte {
 		return setRAI(readFixture(t, "h264.ts"), func(bool) bool { return true })
 	}},
 	// The stream does not start at a packet boundary.
-	{name: "h264-cut.ts", format: FormatMPEGTS, codec: "h264", keys: 4, probeKeys: true, data: func(t testing.TB) []byte {
+	{name: "h264-cut.ts", format: FormatMPEGTS, codec: "h264", audio: "aac", keys: 4, probeKeys: true, data: func(t testing.TB) []byte {
 		return readFixture(t, "h264.ts")[100:]
 	}},
+	// A video codec the tracker does not parse: random_access_indicator.
+	{name: "mpeg4.ts", format: FormatMPEGTS, codec: "mpeg4", keys: 4, probeKeys: true, data: fileFixture("mpeg4.ts")},
+	// The same with a stream_type the tracker does not know at all.
+	{name: "unknown.ts", format: FormatMPEGTS, codec: "", keys: 4, probeKeys: true, data: func(t testing.TB) []byte {
+		return setStreamType(t, readFixture(t, "mpeg4.ts"), 0x10, 0x99)
+	}},
+	// Audio-only ("radio"): every PES that starts with a frame, at least
+	// JoinInterval (250 ms) apart. ffmpeg packs about 0.3 s of AAC, AC-3 and
+	// MP3 into a PES, 0.25 s of Opus, and one frame of MP2 (24 ms) and LATM
+	// with -pes_payload_size 0. LATM frames carry the decoder's
+	// configuration every 20 frames (427 ms): only those start a join.
+	{name: "aac.ts", format: FormatMPEGTS, audio: "aac", keys: 6, data: fileFixture("aac.ts")},
+	{name: "latm.ts", format: FormatMPEGTS, audio: "aac_latm", keys: 5, data: fileFixture("latm.ts")},
+	{name: "mp2.ts", format: FormatMPEGTS, audio: "mp2", keys: 8, data: fileFixture("mp2.ts")},
+	{name: "mp3.ts", format: FormatMPEGTS, audio: "mp3", keys: 6, data: fileFixture("mp3.ts")},
+	{name: "ac3.ts", format: FormatMPEGTS, audio: "ac3", keys: 6, data: fileFixture("ac3.ts")},
+	{name: "eac3.ts", format: FormatMPEGTS, audio: "eac3", keys: 6, data: fileFixture("eac3.ts")},
+	{name: "opus.ts", format: FormatMPEGTS, audio: "opus", keys: 7, data: fileFixture("opus.ts")},
+}
+
+// audioFixtures are the names of the audio-only fixtures.
+func audioFixtures() []fixture {
+	var out []fixture
+	for _, f := range fixtures {
+		if f.format == FormatMPEGTS && f.codec == "" && f.audio != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// setStreamType rewrites the stream_type of every PMT entry from old to new,
+// fixing the CRC.
+func setStreamType(t testing.TB, b []byte, old, new byte) []byte {
+	t.Helper()
+	out := bytes.Clone(b)
+	pmtPID := -1
+	changed := 0
+	tsPackets(out, func(_ int, pk []byte) {
+		if pk[1]&0x40 == 0 {
+			return
+		}
+		sec := pk[5+int(pk[4]):]
+		switch {
+		case tsPID(pk) == 0 && sec[0] == 0:
+			pmtPID = int(sec[10]&0x1f)<<8 | int(sec[11])
+		case tsPID(pk) == pmtPID && sec[0] == 2:
+			n := 3 + (int(sec[1]&0xf)<<8 | int(sec[2]))
+			for i := 12 + (int(sec[10]&0xf)<<8 | int(sec[11])); i+5 <= n-4; i += 5 + (int(sec[i+3]&0xf)<<8 | int(sec[i+4])) {
+				if sec[i] == old {
+					sec[i] = new
+					changed++
+				}
+			}
+			c := crc32MPEG(sec[:n-4])
+			sec[n-4], sec[n-3], sec[n-2], sec[n-1] = byte(c>>24), byte(c>>16), byte(c>>8), byte(c)
+		}
+	})
+	if changed == 0 {
+		t.Fatalf("no stream_type %#x in the PMT", old)
+	}
+	return out
 }
 
 // epoch is the arrival time of byte 0 in tests.
@@ -322,10 +385,25 @@ func checkRealKeyframe(t testing.TB, f fixture, data []byte, jp JoinPoint) {
 		pid := tsVideoPID(t, jp.Prefix)
 		pk := data[jp.Pos : jp.Pos+188]
 		if pk[0] != 0x47 || tsPID(pk) != pid || pk[1]&0x40 == 0 {
-			t.Fatalf("join point %d: not a PUSI packet of video PID %d", jp.Pos, pid)
+			t.Fatalf("join point %d: not a PUSI packet of PID %d", jp.Pos, pid)
 		}
 		es := tsPES(data, int(jp.Pos), pid)
+		if es[7]&0x80 == 0 {
+			t.Fatalf("join point %d: PES without PTS", jp.Pos)
+		}
 		es = es[9+int(es[8]):]
+		switch {
+		case f.codec == "" && f.audio != "":
+			if !audioFrameStart(f.audio, es) {
+				t.Fatalf("join point %d: %s PES starts with % x, not a frame", jp.Pos, f.audio, es[:4])
+			}
+			return
+		case f.codec == "mpeg4" || f.codec == "":
+			if pk[3]&0x20 == 0 || pk[4] == 0 || pk[5]&0x40 == 0 {
+				t.Fatalf("join point %d: no random_access_indicator", jp.Pos)
+			}
+			return
+		}
 		if f.codec == "mpeg2video" {
 			seq := bytes.Index(es, []byte{0, 0, 1, 0xb3})
 			pic := bytes.Index(es, []byte{0, 0, 1, 0x00})
@@ -346,6 +424,24 @@ func checkRealKeyframe(t testing.TB, f fixture, data []byte, jp JoinPoint) {
 		}
 		t.Fatalf("join point %d: no VCL NAL unit in the PES", jp.Pos)
 	}
+}
+
+// audioFrameStart tells, by codec name, whether b starts with an audio
+// frame's sync word.
+func audioFrameStart(codec string, b []byte) bool {
+	switch codec {
+	case "aac":
+		return b[0] == 0xff && b[1]>>4 == 0xf
+	case "aac_latm":
+		return b[0] == 0x56 && b[1]>>5 == 7
+	case "mp2", "mp3":
+		return b[0] == 0xff && b[1]>>5 == 7
+	case "ac3", "eac3":
+		return b[0] == 0x0b && b[1] == 0x77
+	case "opus":
+		return b[0] == 0x7f && b[1]>>5 == 7
+	}
+	return false
 }
 
 // ---- ffmpeg ----

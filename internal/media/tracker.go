@@ -34,7 +34,7 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 	cfg = cfg.withDefaults()
 	t := &Tracker{cfg: cfg}
 	t.buf = make([]byte, 0, min(detectBufSize, cfg.DetectLimit))
-	t.ts.init(&t.js)
+	t.ts.init(&t.js, cfg.JoinInterval)
 	return t
 }
 
@@ -78,7 +78,11 @@ func (t *Tracker) Info() Info {
 	}
 	switch t.format {
 	case FormatMPEGTS:
-		inf.Codec = t.ts.codec
+		inf.Codec = t.ts.es.codec
+		if t.ts.es.class != classVideo {
+			inf.Codec = ""
+		}
+		inf.AudioCodec = t.ts.audioCodec
 	case FormatH264:
 		inf.Codec = "h264"
 	case FormatH265:
@@ -91,6 +95,29 @@ func (t *Tracker) Info() Info {
 // false if there is none yet.
 func (t *Tracker) JoinPoint() (JoinPoint, bool) {
 	return t.js.jp, t.js.ok
+}
+
+// FallbackPoint returns the newest place where a watcher that waited too
+// long for a join point can start with the least damage, and false if there
+// is none yet. For MPEG-TS it is the newest packet boundary, with the cached
+// PAT and PMT as Prefix (false until both were seen); for Annex B the start
+// of the newest access unit, with the cached parameter sets as Prefix. A
+// decoder starting there may show errors until the next keyframe, but it
+// parses the stream from its first byte. Its Pos is never before RetainFrom,
+// so a relay that keeps what RetainFrom asks still has its bytes; it is
+// false for Annex B while the access unit is longer than the keyframe lead
+// bound (try again after the next Write), and for generic streams. It is
+// cheap enough to call after every Write: it allocates only to build the
+// prefix for a PAT/PMT counter pair not seen before, and while an Annex B
+// stream's cached parameter sets are incomplete.
+func (t *Tracker) FallbackPoint() (JoinPoint, bool) {
+	switch t.format {
+	case FormatMPEGTS:
+		return t.ts.fallback()
+	case FormatH264, FormatH265:
+		return t.ab.fallback()
+	}
+	return JoinPoint{}, false
 }
 
 // RetainFrom returns the oldest absolute offset that a future join point

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fstream/fstream/internal/auth"
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -77,10 +78,10 @@ type Config struct {
 	GOPCache int
 	// DefaultJoin is where a watcher that asks for no policy starts in a
 	// media stream (generic streams always join live).
-	DefaultJoin JoinPolicy
+	DefaultJoin hub.JoinPolicy
 	// SlowPolicy is what happens to a media watcher whose oldest byte is
 	// older than MaxLag: skip to the newest keyframe, or disconnect.
-	SlowPolicy SlowPolicy
+	SlowPolicy hub.SlowPolicy
 }
 
 // Defaults.
@@ -115,12 +116,12 @@ func DefaultConfig() Config {
 		MaxLag:                DefaultMaxLag,
 		ChannelBuffer:         DefaultChannelBuffer,
 		GOPCache:              DefaultGOPCache,
-		DefaultJoin:           JoinGOP,
-		SlowPolicy:            SlowSkip,
+		DefaultJoin:           hub.JoinGOP,
+		SlowPolicy:            hub.SlowSkip,
 	}
 }
 
-// Validate reports the first invalid setting.
+// Validate reports every invalid setting, joined into one error.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Auth == nil {
@@ -152,10 +153,10 @@ func (c *Config) Validate() error {
 	if c.GOPCache < 0 {
 		errs = append(errs, fmt.Errorf("GOP cache %d must not be negative", c.GOPCache))
 	}
-	if p, err := ParseJoinPolicy(string(c.DefaultJoin)); err != nil || p == "" {
+	if p, err := hub.ParseJoinPolicy(string(c.DefaultJoin)); err != nil || p == "" {
 		errs = append(errs, fmt.Errorf("default join policy %q: want gop, keyframe or live", c.DefaultJoin))
 	}
-	if _, err := ParseSlowPolicy(string(c.SlowPolicy)); err != nil {
+	if _, err := hub.ParseSlowPolicy(string(c.SlowPolicy)); err != nil {
 		errs = append(errs, err)
 	}
 	if c.TLSRequired && c.TLS == nil {
@@ -178,6 +179,11 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// gopCache is the GOP cache the hub gets: GOPCache, but at most half the
+// channel buffer, so that joins never take the ring from the watchers. A
+// bufsize (a join point for generic streams) is bounded by the same.
+func (c *Config) gopCache() int { return min(c.GOPCache, c.ChannelBuffer/2) }
 
 // TokenStore issues one-time broadcast tokens; auth.Tokens implements it.
 type TokenStore interface {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fstream/fstream/internal/auth"
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -59,6 +60,16 @@ func (r *refusal) Error() string { return fmt.Sprintf("%s: %s", r.reason, r.msg)
 
 func refuse(reason protocol.Reason, msg string, detail error) *refusal {
 	return &refusal{reason: reason, msg: msg, detail: detail}
+}
+
+// hubRefusal is the hub's refusal of a broadcaster or a watcher, as the hub
+// words it. The hub refuses a join only with a *hub.JoinError; anything
+// else is the server's own trouble, and busy.
+func hubRefusal(err error) *refusal {
+	if reason, msg, ok := hub.ReasonOf(err); ok {
+		return refuse(reason, msg, err)
+	}
+	return refuse(protocol.ReasonBusy, "the server could not join you to the channel; try again later", err)
 }
 
 func (c *conn) serve() {
@@ -315,27 +326,23 @@ func (c *conn) broadcast(req protocol.Request) {
 	var bufsize int64
 	if v, ok := req.Params[protocol.KeyBufsize]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if limit := int64(min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)); err != nil || n < 1 || n > limit {
-			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize=%q: want a whole number of bytes from 1 to %d", v, min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)), err))
+		if limit := int64(s.cfg.gopCache()); err != nil || n < 1 || n > limit {
+			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize=%q: want a whole number of bytes from 1 to %d", v, limit), err))
 			return
 		}
 		bufsize = n
 	}
-	key := Key{User: req.User, Channel: req.Channel}
-	pub, err := s.hub.Publish(key, PublishOptions{
+	key := hub.Key{User: req.User, Channel: req.Channel}
+	pub, err := s.hub.Publish(key, hub.PublishOptions{
 		Bufsize:  bufsize,
 		Password: req.ChannelPassword,
 		Delay:    req.Delay,
 		ID:       c.id,
 		Remote:   c.remote,
-		OnStop:   func(CloseReason) { c.raw.SetReadDeadline(time.Unix(1, 0)) },
+		OnStop:   func(hub.CloseReason) { c.raw.SetReadDeadline(aLongTimeAgo) },
 	})
-	switch {
-	case errors.Is(err, ErrTooManyChannels):
-		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("server has its maximum of %d live channels", s.cfg.MaxChannels), err))
-		return
-	case err != nil:
-		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
+	if err != nil {
+		c.reject(req, req.Ack, hubRefusal(err))
 		return
 	}
 	defer pub.Close()
@@ -354,7 +361,7 @@ func (c *conn) broadcast(req protocol.Request) {
 	start := time.Now()
 	n, err := pub.ReadFrom(c.nc)
 	attrs := []any{"bytes", n, "duration", time.Since(start).Round(time.Millisecond)}
-	var ev *EvictedError
+	var ev *hub.EvictedError
 	switch {
 	case err == nil:
 		log.Info("broadcaster finished", attrs...)
@@ -389,20 +396,11 @@ func (c *conn) watch(req protocol.Request) {
 		c.state.Store(stateEstablished)
 		return c.nc.SetReadDeadline(time.Time{})
 	})
-	switch {
-	case errors.Is(err, ErrNotLive):
-		c.reject(req, req.Ack, refuse(protocol.ReasonNotFound, fmt.Sprintf("channel %q of user %q is not live", req.Channel, req.User), err))
-	case errors.Is(err, ErrWrongPassword):
-		c.reject(req, req.Ack, refuse(protocol.ReasonForbidden, "wrong channel password", err))
-	case errors.Is(err, ErrBadJoin):
-		c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, err.Error(), err))
-	case errors.Is(err, ErrChannelFull):
-		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("channel has its maximum of %d watchers", s.cfg.MaxWatchersPerChannel), err))
-	case errors.Is(err, ErrHubClosed):
-		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
+	if _, _, ok := hub.ReasonOf(err); ok {
+		c.reject(req, req.Ack, hubRefusal(err))
 	}
-	var ev *EvictedError
-	if errors.As(err, &ev) && (ev.Reason == ReasonStalled || ev.Reason == ReasonLagging) {
+	var ev *hub.EvictedError
+	if errors.As(err, &ev) && (ev.Reason == hub.ReasonStalled || ev.Reason == hub.ReasonLagging) {
 		// Reset rather than close: the unsent bytes in the kernel's send
 		// buffer (megabytes) are useless to a watcher that fell behind,
 		// and must not linger on the server after we let go.

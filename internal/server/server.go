@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -28,11 +29,15 @@ const (
 	maxAcceptBackoff = time.Second
 )
 
+// aLongTimeAgo is a deadline in the past: set on a connection, it makes a
+// blocked read or write return at once (net/http does the same).
+var aLongTimeAgo = time.Unix(1, 0)
+
 // Server relays broadcasters' streams to watchers.
 type Server struct {
 	cfg Config
 	log *slog.Logger
-	hub *Hub
+	hub *hub.Hub
 
 	nextID       atomic.Uint64
 	open         atomic.Int64 // connections counted against MaxConns
@@ -73,17 +78,17 @@ func New(cfg Config) (*Server, error) {
 	for _, k := range handshakeResults() {
 		s.handshakes[k] = new(atomic.Int64)
 	}
-	s.hub = NewHub(HubConfig{
+	s.hub = hub.New(hub.Config{
 		Buffer:       cfg.ChannelBuffer,
 		Grace:        cfg.BroadcasterGrace,
 		StallTimeout: cfg.StallTimeout,
 		MaxLag:       cfg.MaxLag,
 		MaxChannels:  cfg.MaxChannels,
 		MaxWatchers:  cfg.MaxWatchersPerChannel,
-		OnEvent: func(k Key, msg string, attrs ...any) {
+		OnEvent: func(k hub.Key, msg string, attrs ...any) {
 			log.Info(msg, append([]any{"user", k.User, "channel", k.Channel}, attrs...)...)
 		},
-		GOPCache:    min(cfg.GOPCache, cfg.ChannelBuffer/2),
+		GOPCache:    cfg.gopCache(),
 		DefaultJoin: cfg.DefaultJoin,
 		SlowPolicy:  cfg.SlowPolicy,
 	})
@@ -91,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Hub returns the server's hub, for status reporting.
-func (s *Server) Hub() *Hub { return s.hub }
+func (s *Server) Hub() *hub.Hub { return s.hub }
 
 // Serve accepts connections on ln until Shutdown or Close, then returns
 // ErrServerClosed. Temporary accept errors (such as running out of file
@@ -254,7 +259,7 @@ func (s *Server) beginClose() {
 	// through the hub.
 	for c := range s.conns {
 		if c.state.Load() == stateHandshake {
-			c.raw.SetDeadline(time.Unix(1, 0))
+			c.raw.SetDeadline(aLongTimeAgo)
 		}
 	}
 	s.mu.Unlock()
@@ -314,7 +319,7 @@ type Counters struct {
 	// Handshakes counts handshakes by result: "ok", "incomplete", or a
 	// refusal reason code.
 	Handshakes map[string]int64
-	Hub        HubCounters
+	Hub        hub.Counters
 }
 
 // Counters returns the server's counters.

@@ -1,7 +1,8 @@
-package server
+package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -13,19 +14,22 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 // TestRelayByteExact broadcasts tens of MiB in uneven writes to several
 // watchers and compares hashes.
 func TestRelayByteExact(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
 	data := payload(1, 40<<20)
 	want := sha256.Sum256(data)
 
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=456")
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=456")
 	var drains []*drain
 	for range 4 {
-		w := mustHandshake(t, ts.addr, "watch,user=fier,channel=cam,channel-password=456")
+		w := servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel=cam,channel-password=456")
 		drains = append(drains, startDrain(w))
 	}
 	if err := writeInPieces(b, data, 7); err != nil {
@@ -46,18 +50,18 @@ func TestRelayByteExact(t *testing.T) {
 // TestLegacyNoAck is the original client: no ack, so no status frame; the
 // watcher's first bytes are stream bytes.
 func TestLegacyNoAck(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
-	b := dial(t, ts.addr)
-	b.Write(rawFrame("broadcast,user=fier,user-password=123,delay=0,channel=exampleChannel,channel-password=456"))
-	waitFor(t, "channel live", func() bool { return channelOf(ts, "fier", "exampleChannel") != nil })
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
+	b := servertest.Dial(t, ts.Addr)
+	b.Write(servertest.Frame("broadcast,user=fier,user-password=123,delay=0,channel=exampleChannel,channel-password=456"))
+	servertest.WaitFor(t, "channel live", func() bool { return ts.Channel("fier", "exampleChannel") != nil })
 
-	w := dial(t, ts.addr)
-	w.Write(rawFrame("watch,user=fier,channel=exampleChannel,channel-password=456"))
-	waitFor(t, "watcher joined", func() bool { return watcherCount(ts, "fier", "exampleChannel") == 1 })
+	w := servertest.Dial(t, ts.Addr)
+	w.Write(servertest.Frame("watch,user=fier,channel=exampleChannel,channel-password=456"))
+	servertest.WaitFor(t, "watcher joined", func() bool { return ts.Watchers("fier", "exampleChannel") == 1 })
 	msg := []byte("\x47hello from the original client")
 	b.Write(msg)
 	b.CloseWrite()
-	got := expectClosed(t, w)
+	got := servertest.ExpectClosed(t, w)
 	if !bytes.Equal(got, msg) {
 		t.Fatalf("watcher got %q, want %q", got, msg)
 	}
@@ -66,9 +70,9 @@ func TestLegacyNoAck(t *testing.T) {
 // TestRejections covers every reason code, with ack (error frame then
 // close) and without (close, no bytes).
 func TestRejections(t *testing.T) {
-	ts := startServer(t, nil)
-	mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=live,channel-password=secret")
-	waitFor(t, "live", func() bool { return channelOf(ts, "fier", "live") != nil })
+	ts := servertest.Start(t, nil)
+	servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=live,channel-password=secret")
+	servertest.WaitFor(t, "live", func() bool { return ts.Channel("fier", "live") != nil })
 
 	tests := []struct {
 		name, text string
@@ -93,53 +97,53 @@ func TestRejections(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+"/ack", func(t *testing.T) {
-			c, st := handshake(t, ts.addr, tc.text)
+			c, st := servertest.DialHandshake(t, ts.Addr, tc.text)
 			wantPrefix := "error,reason=" + tc.reason + ",message="
 			if !strings.HasPrefix(st, wantPrefix) || len(st) == len(wantPrefix) {
 				t.Fatalf("status %q, want %s with a message", st, wantPrefix)
 			}
-			if rest := expectClosed(t, c); len(rest) != 0 {
+			if rest := servertest.ExpectClosed(t, c); len(rest) != 0 {
 				t.Fatalf("got %d bytes after the error frame", len(rest))
 			}
 		})
 		t.Run(tc.name+"/legacy", func(t *testing.T) {
-			c := dial(t, ts.addr)
-			c.Write(rawFrame(tc.text))
-			if got := expectClosed(t, c); len(got) != 0 {
+			c := servertest.Dial(t, ts.Addr)
+			c.Write(servertest.Frame(tc.text))
+			if got := servertest.ExpectClosed(t, c); len(got) != 0 {
 				t.Fatalf("legacy client got %q, want a bare close", got)
 			}
 		})
 	}
 	t.Run("non-UTF-8", func(t *testing.T) {
-		c := dial(t, ts.addr)
-		c.Write(rawFrame("watch,user=\xff\xfe,ack=1"))
-		st, err := readStatusFrame(c)
+		c := servertest.Dial(t, ts.Addr)
+		c.Write(servertest.Frame("watch,user=\xff\xfe,ack=1"))
+		st, err := servertest.ReadStatus(c)
 		if err != nil || !strings.HasPrefix(st, "error,reason=bad-request,") {
 			t.Fatalf("status %q, %v; want bad-request", st, err)
 		}
 	})
 	t.Run("too-large", func(t *testing.T) {
-		c := dial(t, ts.addr)
+		c := servertest.Dial(t, ts.Addr)
 		text := "watch,ack=1,user=fier,pad=" + strings.Repeat("x", 70000)
-		go c.Write(rawFrame(text)) // the server stops reading at its limit
-		st, err := readStatusFrame(c)
+		go c.Write(servertest.Frame(text)) // the server stops reading at its limit
+		st, err := servertest.ReadStatus(c)
 		if err != nil || !strings.HasPrefix(st, "error,reason=too-large,") {
 			t.Fatalf("status %q, %v; want too-large", st, err)
 		}
 	})
 	t.Run("bad marker", func(t *testing.T) {
-		c := dial(t, ts.addr)
-		f := rawFrame("watch,user=fier,ack=1")
+		c := servertest.Dial(t, ts.Addr)
+		f := servertest.Frame("watch,user=fier,ack=1")
 		f[4] = 1
 		c.Write(f)
-		expectClosed(t, c)
+		servertest.ExpectClosed(t, c)
 	})
 }
 
 func TestBusy(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.MaxConns = 1 })
-	mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
-	_, st := handshake(t, ts.addr, "watch,user=fier")
+	ts := servertest.Start(t, func(c *server.Config) { c.MaxConns = 1 })
+	servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
+	_, st := servertest.DialHandshake(t, ts.Addr, "watch,user=fier")
 	if !strings.HasPrefix(st, "error,reason=busy,") {
 		t.Fatalf("status %q, want busy", st)
 	}
@@ -148,7 +152,7 @@ func TestBusy(t *testing.T) {
 // TestIsolation runs two users' channels of the same name and two channels
 // of one user at once; every watcher gets only its own stream.
 func TestIsolation(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
 	type stream struct {
 		user, pw, channel string
 		data              []byte
@@ -162,10 +166,10 @@ func TestIsolation(t *testing.T) {
 	var bs []*net.TCPConn
 	var ds []*drain
 	for _, s := range streams {
-		bs = append(bs, mustHandshake(t, ts.addr, fmt.Sprintf("broadcast,user=%s,user-password=%s,channel=%s", s.user, s.pw, s.channel)))
+		bs = append(bs, servertest.MustHandshake(t, ts.Addr, fmt.Sprintf("broadcast,user=%s,user-password=%s,channel=%s", s.user, s.pw, s.channel)))
 	}
 	for _, s := range streams {
-		ds = append(ds, startDrain(mustHandshake(t, ts.addr, fmt.Sprintf("watch,user=%s,channel=%s", s.user, s.channel))))
+		ds = append(ds, startDrain(servertest.MustHandshake(t, ts.Addr, fmt.Sprintf("watch,user=%s,channel=%s", s.user, s.channel))))
 	}
 	var wg sync.WaitGroup
 	for i, s := range streams {
@@ -186,9 +190,9 @@ func TestIsolation(t *testing.T) {
 // TestTakeover: a second broadcaster of the same channel replaces the first;
 // watchers go on with the new bytes.
 func TestTakeover(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
-	a := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam")
-	w := mustHandshake(t, ts.addr, "watch,user=fier,channel=cam")
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
+	a := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=cam")
+	w := servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel=cam")
 	a.Write(bytes.Repeat([]byte("A"), 1000))
 	w.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got := make([]byte, 1000)
@@ -196,16 +200,16 @@ func TestTakeover(t *testing.T) {
 		t.Fatalf("first broadcaster's bytes: %q %v", got[:10], err)
 	}
 
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=new")
-	expectClosed(t, a) // the old broadcaster is cut off
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=new")
+	servertest.ExpectClosed(t, a) // the old broadcaster is cut off
 	b.Write(bytes.Repeat([]byte("B"), 1000))
 	b.CloseWrite()
-	rest := expectClosed(t, w)
+	rest := servertest.ExpectClosed(t, w)
 	if !bytes.Equal(rest, bytes.Repeat([]byte("B"), 1000)) {
 		t.Fatalf("after takeover watcher got %d bytes %q...", len(rest), rest[:min(10, len(rest))])
 	}
 	// The new broadcaster's password applies.
-	if _, st := handshake(t, ts.addr, "watch,user=fier,channel=cam"); st != "error,reason=not-found,message=channel \"cam\" of user \"fier\" is not live" {
+	if _, st := servertest.DialHandshake(t, ts.Addr, "watch,user=fier,channel=cam"); st != "error,reason=not-found,message=channel \"cam\" of user \"fier\" is not live" {
 		t.Logf("status after end: %q", st)
 	}
 }
@@ -213,54 +217,60 @@ func TestTakeover(t *testing.T) {
 // TestGrace: watchers stay while the broadcaster restarts, new watchers are
 // refused meanwhile, and watchers are closed cleanly once the grace ends.
 func TestGrace(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = time.Hour })
-	a := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=p")
-	w := mustHandshake(t, ts.addr, "watch,user=fier,channel=cam,channel-password=p")
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = time.Hour })
+	a := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=p")
+	w := servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel=cam,channel-password=p")
 	a.Write([]byte("one,"))
 	a.Close()
-	waitFor(t, "broadcaster gone", func() bool { return !channelOf(ts, "fier", "cam").Stats().Live })
-	if _, st := handshake(t, ts.addr, "watch,user=fier,channel=cam,channel-password=p"); !strings.HasPrefix(st, "error,reason=not-found,") {
+	servertest.WaitFor(t, "broadcaster gone", func() bool { return !ts.Channel("fier", "cam").Stats().Live })
+	if _, st := servertest.DialHandshake(t, ts.Addr, "watch,user=fier,channel=cam,channel-password=p"); !strings.HasPrefix(st, "error,reason=not-found,") {
 		t.Fatalf("watcher during grace: %q, want not-found", st)
 	}
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=p")
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=p")
 	b.Write([]byte("two"))
 	w.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got := make([]byte, len("one,two"))
 	if _, err := io.ReadFull(w, got); err != nil || string(got) != "one,two" {
 		t.Fatalf("watcher across restart got %q, %v", got, err)
 	}
-	if watcherCount(ts, "fier", "cam") != 1 {
+	if ts.Watchers("fier", "cam") != 1 {
 		t.Fatal("watcher not on the channel after the restart")
 	}
 }
 
 func TestGraceExpires(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 50 * time.Millisecond })
-	a := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
-	w := mustHandshake(t, ts.addr, "watch,user=fier")
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 50 * time.Millisecond })
+	a := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
+	w := servertest.MustHandshake(t, ts.Addr, "watch,user=fier")
 	a.Write([]byte("last words"))
 	a.Close()
-	if got := expectClosed(t, w); string(got) != "last words" {
+	if got := servertest.ExpectClosed(t, w); string(got) != "last words" {
 		t.Fatalf("watcher got %q before the clean close", got)
 	}
-	waitFor(t, "channel removed", func() bool { return channelOf(ts, "fier", "default") == nil })
+	servertest.WaitFor(t, "channel removed", func() bool { return ts.Channel("fier", "default") == nil })
 }
 
 // TestStalledWatcher: a watcher that never reads does not stop the others;
-// it is disconnected after the stall timeout.
+// it is disconnected after the stall timeout. The socket buffers on both
+// sides are pinned small: with buffers the kernel tunes (and sizes from
+// what it remembers of 127.0.0.1) the server could hand the kernel far more
+// of the stream than the stalled watcher ever reads.
 func TestStalledWatcher(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
+	ts := servertest.Start(t, func(c *server.Config) {
 		c.BroadcasterGrace = 0
 		c.ChannelBuffer = 256 << 10
 		c.StallTimeout = 200 * time.Millisecond
+		c.WatcherSendBuffer = 64 << 10
 	})
 	data := payload(3, 24<<20)
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
-	stalled := mustHandshake(t, ts.addr, "watch,user=fier")
-	stalled.SetReadBuffer(4096)
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
+	stalled := servertest.DialSlow(t, ts.Addr, 4096)
+	if st := servertest.Handshake(t, stalled, "watch,user=fier"); st != "ok" {
+		t.Fatalf("stalled watcher's handshake: %q", st)
+	}
 	good := []*drain{
-		startDrain(mustHandshake(t, ts.addr, "watch,user=fier")),
-		startDrain(mustHandshake(t, ts.addr, "watch,user=fier")),
+		startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")),
+		startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")),
 	}
 	if err := writeInPieces(b, data, 3); err != nil {
 		t.Fatalf("broadcast: %v", err)
@@ -272,22 +282,28 @@ func TestStalledWatcher(t *testing.T) {
 			t.Errorf("reading watcher %d got %d bytes, hash mismatch", i, d.n)
 		}
 	}
-	if got := expectClosed(t, stalled); len(got) >= len(data) {
+	if got := servertest.ExpectClosed(t, stalled); len(got) >= len(data) {
 		t.Errorf("stalled watcher received everything (%d bytes); want it evicted", len(got))
 	}
 }
 
 // TestSlowWatcherLag: a live-paced stream with a watcher that reads too
-// slowly; the others keep pace and the slow one is removed at max-lag.
+// slowly; the others keep pace and the slow one is removed at max-lag. The
+// socket buffers on both sides are pinned small, so that the server sees the
+// watcher lag instead of handing the kernel the whole stream (which it does
+// when the kernel tunes the buffers after earlier fast runs to 127.0.0.1).
 func TestSlowWatcherLag(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
+	ts := servertest.Start(t, func(c *server.Config) {
 		c.BroadcasterGrace = 0
 		c.MaxLag = 300 * time.Millisecond
+		c.WatcherSendBuffer = 16 << 10
 	})
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
-	slow := mustHandshake(t, ts.addr, "watch,user=fier")
-	slow.SetReadBuffer(4096)
-	good := startDrain(mustHandshake(t, ts.addr, "watch,user=fier"))
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
+	slow := servertest.DialSlow(t, ts.Addr, 4096)
+	if st := servertest.Handshake(t, slow, "watch,user=fier"); st != "ok" {
+		t.Fatalf("slow watcher's handshake: %q", st)
+	}
+	good := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
 
 	// The slow watcher reads a trickle; the broadcaster is paced.
 	slowDone := make(chan int64)
@@ -311,11 +327,11 @@ func TestSlowWatcherLag(t *testing.T) {
 		b.Write(chunk)
 		sent.Write(chunk)
 		time.Sleep(25 * time.Millisecond)
-		if watcherCount(ts, "fier", "default") == 1 {
+		if ts.Watchers("fier", "default") == 1 {
 			break
 		}
 	}
-	waitFor(t, "slow watcher evicted", func() bool { return watcherCount(ts, "fier", "default") == 1 })
+	servertest.WaitFor(t, "slow watcher evicted", func() bool { return ts.Watchers("fier", "default") == 1 })
 	b.CloseWrite()
 	if good.wait(); good.sum != sha256.Sum256(sent.Bytes()) {
 		t.Errorf("fast watcher got %d of %d bytes", good.n, sent.Len())
@@ -328,7 +344,7 @@ func TestSlowWatcherLag(t *testing.T) {
 // TestGarbage throws bad input at the server, then checks it still relays
 // byte-exactly.
 func TestGarbage(t *testing.T) {
-	ts := startServer(t, func(c *Config) {
+	ts := servertest.Start(t, func(c *server.Config) {
 		c.HandshakeTimeout = 300 * time.Millisecond
 		c.BroadcasterGrace = 0
 	})
@@ -336,13 +352,13 @@ func TestGarbage(t *testing.T) {
 	binary.BigEndian.PutUint32(huge, 0xffffffff)
 	inputs := [][]byte{
 		huge,
-		rawFrame("watch,user=fier")[:8], // truncated text
-		{0, 0},                          // truncated header
-		{},                              // silent
+		servertest.Frame("watch,user=fier")[:8], // truncated text
+		{0, 0},                                  // truncated header
+		{},                                      // silent
 		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), // wrong protocol
-		rawFrame("\xff\xfe\xfd"),
-		rawFrame("broadcast,user=../../etc/passwd,user-password=x"),
-		rawFrame(strings.Repeat(",", 1000)),
+		servertest.Frame("\xff\xfe\xfd"),
+		servertest.Frame("broadcast,user=../../etc/passwd,user-password=x"),
+		servertest.Frame(strings.Repeat(",", 1000)),
 		{0x16, 0x03, 0x01, 0x00, 0x05, 0x01}, // a TLS ClientHello start
 	}
 	r := rand.New(rand.NewPCG(5, 5))
@@ -361,7 +377,7 @@ func TestGarbage(t *testing.T) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
+			c, err := net.DialTimeout("tcp", ts.Addr, 5*time.Second)
 			if err != nil {
 				t.Errorf("dial %d: %v", i, err)
 				return
@@ -383,8 +399,8 @@ func TestGarbage(t *testing.T) {
 	wg.Wait()
 
 	data := payload(9, 8<<20)
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
-	d := startDrain(mustHandshake(t, ts.addr, "watch,user=fier"))
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
+	d := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
 	writeInPieces(b, data, 9)
 	b.CloseWrite()
 	if d.wait(); d.sum != sha256.Sum256(data) {
@@ -394,9 +410,9 @@ func TestGarbage(t *testing.T) {
 
 // TestDelay: with delay the bytes still all arrive, in order.
 func TestDelay(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,delay=0.05")
-	d := startDrain(mustHandshake(t, ts.addr, "watch,user=fier"))
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,delay=0.05")
+	d := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
 	data := payload(6, 2<<20)
 	writeInPieces(b, data, 6)
 	b.CloseWrite()
@@ -409,21 +425,21 @@ func TestDelay(t *testing.T) {
 // receive every byte the server had already accepted, and returns once every
 // connection is gone.
 func TestShutdown(t *testing.T) {
-	ts := startServer(t, nil)
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123")
+	ts := servertest.Start(t, nil)
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
 	var ds []*drain
 	for range 3 {
-		ds = append(ds, startDrain(mustHandshake(t, ts.addr, "watch,user=fier")))
+		ds = append(ds, startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")))
 	}
-	idle := dial(t, ts.addr) // never sends a handshake
+	idle := servertest.Dial(t, ts.Addr) // never sends a handshake
 	data := payload(8, 4<<20)
 	if err := writeInPieces(b, data, 8); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bytes accepted", func() bool { return channelOf(ts, "fier", "default").Stats().BytesIn == int64(len(data)) })
-	ctx, cancel := contextWithTimeout(20 * time.Second)
+	servertest.WaitFor(t, "bytes accepted", func() bool { return ts.Channel("fier", "default").Stats().BytesIn == int64(len(data)) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := ts.srv.Shutdown(ctx); err != nil {
+	if err := ts.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	want := sha256.Sum256(data)
@@ -432,9 +448,9 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("watcher %d got %d of %d accepted bytes (%v)", i, d.n, len(data), d.err)
 		}
 	}
-	expectClosed(t, b)
-	expectClosed(t, idle)
-	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
+	servertest.ExpectClosed(t, b)
+	servertest.ExpectClosed(t, idle)
+	if _, err := net.DialTimeout("tcp", ts.Addr, time.Second); err == nil {
 		t.Error("listener still accepting after Shutdown")
 	}
 }
@@ -442,18 +458,18 @@ func TestShutdown(t *testing.T) {
 // TestBufsizeJoin: a generic stream with bufsize=N; a late watcher starts at
 // the start of the current N-byte chunk.
 func TestBufsizeJoin(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.BroadcasterGrace = 0 })
-	b := mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,bufsize=1000")
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
+	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,bufsize=1000")
 	data := payload(12, 3000)
 	b.Write(data[:2500])
-	waitFor(t, "bytes accepted", func() bool { return channelOf(ts, "fier", "default").Stats().BytesIn == 2500 })
-	w := mustHandshake(t, ts.addr, "watch,user=fier")
+	servertest.WaitFor(t, "bytes accepted", func() bool { return ts.Channel("fier", "default").Stats().BytesIn == 2500 })
+	w := servertest.MustHandshake(t, ts.Addr, "watch,user=fier")
 	b.Write(data[2500:])
 	b.CloseWrite()
-	if got := expectClosed(t, w); !bytes.Equal(got, data[2000:]) {
+	if got := servertest.ExpectClosed(t, w); !bytes.Equal(got, data[2000:]) {
 		t.Fatalf("late watcher got %d bytes starting %x; want the chunk from byte 2000", len(got), got[:min(8, len(got))])
 	}
-	if _, st := handshake(t, ts.addr, "broadcast,user=fier,user-password=123,bufsize=0"); !strings.HasPrefix(st, "error,reason=bad-request,") {
+	if _, st := servertest.DialHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,bufsize=0"); !strings.HasPrefix(st, "error,reason=bad-request,") {
 		t.Fatalf("bufsize=0: %q", st)
 	}
 }

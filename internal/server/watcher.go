@@ -3,11 +3,11 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"time"
 
+	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
 )
 
@@ -31,43 +31,31 @@ type WatchRequest struct {
 }
 
 // ServeWatcher relays the channel to sink until the channel ends, the
-// watcher is evicted, a write fails, or ctx is done. It returns ErrNotLive,
-// ErrWrongPassword or ErrHubClosed before writing anything when the watcher
-// cannot join (ErrChannelFull at the watcher limit, ErrBadJoin for an
-// unknown join policy); otherwise it calls joined (which may write a header) and then
-// streams. TCP and HTTP watchers share this path.
+// watcher is evicted, a write fails, or ctx is done. When the watcher cannot
+// join it returns the hub's refusal (a *hub.JoinError: hub.ReasonOf says
+// what to tell the peer) before writing anything; otherwise it calls joined
+// (which may write a header) and then streams. TCP and HTTP watchers share
+// this path.
 func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	if req.ConnID == 0 {
 		req.ConnID = s.nextID.Add(1)
 	}
 	err := s.serveWatcher(ctx, req, sink, joined)
-	// Refusals are counted like TCP handshakes (conn.reject counts those).
-	switch {
-	case errors.Is(err, ErrNotLive):
-		s.countHandshake(string(protocol.ReasonNotFound))
-	case errors.Is(err, ErrWrongPassword):
-		s.countHandshake(string(protocol.ReasonForbidden))
-	case errors.Is(err, ErrChannelFull), errors.Is(err, ErrHubClosed):
-		s.countHandshake(string(protocol.ReasonBusy))
-	case errors.Is(err, ErrBadJoin):
-		s.countHandshake(string(protocol.ReasonBadRequest))
+	if reason, _, ok := hub.ReasonOf(err); ok {
+		s.countHandshake(string(reason)) // as conn.reject counts a TCP watcher's
 	}
 	return err
 }
 
 func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
-	join, err := ParseJoinPolicy(req.Params[protocol.KeyJoin])
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadJoin, err)
-	}
-	key := Key{User: req.User, Channel: req.Channel}
-	sub, err := s.hub.Subscribe(key, SubscribeOptions{
-		Join:     join,
+	key := hub.Key{User: req.User, Channel: req.Channel}
+	sub, err := s.hub.Subscribe(key, hub.SubscribeOptions{
+		Join:     hub.JoinPolicy(req.Params[protocol.KeyJoin]),
 		Password: req.Password,
 		Via:      req.Via,
 		ID:       req.ConnID,
 		Remote:   req.Remote,
-		OnEvict:  func(CloseReason) { sink.SetWriteDeadline(time.Unix(1, 0)) },
+		OnEvict:  func(hub.CloseReason) { sink.SetWriteDeadline(aLongTimeAgo) },
 	})
 	if err != nil {
 		return err
@@ -78,7 +66,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	defer s.watchers.Add(-1)
 	stop := context.AfterFunc(ctx, func() {
 		sub.Close()
-		sink.SetWriteDeadline(time.Unix(1, 0))
+		sink.SetWriteDeadline(aLongTimeAgo)
 	})
 	defer stop()
 
@@ -92,9 +80,9 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	start := time.Now()
 	n, err := pump(sub, sink)
 	attrs := []any{"bytes", n, "duration", time.Since(start).Round(time.Millisecond)}
-	var ev *EvictedError
+	var ev *hub.EvictedError
 	switch {
-	case errors.Is(err, ErrChannelEnded):
+	case errors.Is(err, hub.ErrChannelEnded):
 		log.Info("watcher finished: channel ended", attrs...)
 	case errors.As(err, &ev):
 		log.Warn("watcher disconnected by server", append(attrs, "reason", string(ev.Reason))...)
@@ -129,7 +117,7 @@ func needNewDeadline(want, set time.Time) bool {
 // pump writes the channel to the sink until the channel ends, the hub
 // evicts the watcher, or a write fails. Each batch is one writev on a TCP
 // connection.
-func pump(sub *Subscription, sink Sink) (int64, error) {
+func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 	flusher, _ := sink.(interface{ Flush() error })
 	var iov [3][]byte
 	bufs := net.Buffers(iov[:0])
@@ -171,7 +159,7 @@ func pump(sub *Subscription, sink Sink) (int64, error) {
 			if n > 0 && sub.Skip() {
 				continue
 			}
-			return total, sub.Evict(ReasonLagging)
+			return total, sub.Evict(hub.ReasonLagging)
 		}
 		return total, err
 	}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fstream/fstream/internal/bench"
+	"github.com/fstream/fstream/internal/bench/benchtest"
+)
+
+func TestMain(m *testing.M) {
+	benchtest.MaybeServe()
+	goleak.VerifyTestMain(m)
+}
+
+// runSuiteIn runs the command in-process with a deadline, so that a hang
+// fails the test.
+func runSuiteIn(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code = run(ctx, args, &out, &errb)
+	if ctx.Err() == context.DeadlineExceeded {
+		t.Fatalf("suite hung: %s", errb.String())
+	}
+	return code, out.String(), errb.String()
+}
+
+// TestStrict runs the quick suite against the fake server, which relays
+// but never evicts a watcher: the slow-watcher scenario misses its target
+// whatever the machine, and every scenario runs. Without --strict that is
+// exit 0; with it, exit 1.
+func TestStrict(t *testing.T) {
+	fake := benchtest.Command(t, true)[0] // lenient: it takes scenario 7's flags
+	for _, tt := range []struct {
+		strict bool
+		code   int
+	}{{false, exitOK}, {true, exitFailed}} {
+		args := []string{"--fstream", fake, "--quick", "--json"}
+		if tt.strict {
+			args = append(args, "--strict")
+		}
+		code, stdout, stderr := runSuiteIn(t, t.Context(), args...)
+		var res bench.SuiteResult
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("strict %v: JSON: %v\nstderr:\n%s", tt.strict, err, stderr)
+		}
+		_, fail, errs, _ := res.Tally()
+		if errs != 0 || fail == 0 {
+			t.Fatalf("strict %v: %d FAIL, %d scenarios failed to run; want some FAIL and every scenario run\n%s", tt.strict, fail, errs, stdout)
+		}
+		if !missed(res, 7, "slow watcher evicted") {
+			t.Errorf("strict %v: scenario 7's slow watcher eviction is not a FAIL", tt.strict)
+		}
+		if code != tt.code {
+			t.Errorf("strict %v: exit %d, want %d; stderr:\n%s", tt.strict, code, tt.code, stderr)
+		}
+		if tt.strict && !strings.Contains(stderr, "suite: bench: a target was missed: ") {
+			t.Errorf("strict: stderr does not say why:\n%s", stderr)
+		}
+	}
+}
+
+// missed reports whether metric name of scenario id is a FAIL.
+func missed(res bench.SuiteResult, id int, name string) bool {
+	for _, sc := range res.Scenarios {
+		for _, m := range sc.Metrics {
+			if sc.ID == id && m.Name == name {
+				return m.Verdict == bench.Fail
+			}
+		}
+	}
+	return false
+}
+
+// TestScenarioError: a scenario that cannot run fails the suite even
+// without --strict (the strict fake server refuses scenario 7's flags).
+func TestScenarioError(t *testing.T) {
+	fake := benchtest.Command(t, false)[0]
+	code, stdout, stderr := runSuiteIn(t, t.Context(), "--fstream", fake, "--quick")
+	if code != exitFailed || !strings.Contains(stderr, "suite: bench: a scenario could not run: 1 scenario") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "ERROR") || !strings.Contains(stdout, "fstream performance suite") {
+		t.Errorf("table:\n%s", stdout)
+	}
+}
+
+func TestInterrupted(t *testing.T) {
+	fake := benchtest.Command(t, false)[0]
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	code, stdout, stderr := runSuiteIn(t, ctx, "--fstream", fake, "--quick", "--strict")
+	if code != exitInterrupted || stderr != "" || !strings.Contains(stdout, "(interrupted)") {
+		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	fake := benchtest.Command(t, false)[0]
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"--fstream", fake, "--watchers", "3"}, "unknown flag: --watchers"},
+		{"argument", []string{"--fstream", fake, "127.0.0.1:1"}, "unknown command"},
+		{"zero duration", []string{"--fstream", fake, "--duration", "0s"}, "--duration 0s must be positive"},
+		{"no binary", []string{"--fstream", "/nonexistent/fstream"}, "--fstream /nonexistent/fstream: stat /nonexistent/fstream: no such file or directory (build it first: make build)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runSuiteIn(t, t.Context(), tt.args...)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitUsage, tt.want)
+			}
+		})
+	}
+}
+
+func TestServerFlagDuration(t *testing.T) {
+	tests := []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, time.Second},
+		{[]string{"--stall-timeout=2s"}, 2 * time.Second},
+		{[]string{"--stall-timeout", "3s"}, 3 * time.Second},
+		{[]string{"--stall-timeout=2s", "--stall-timeout", "4s"}, 4 * time.Second},
+		{[]string{"--stall-timeout=soon"}, time.Second},
+		{[]string{"--stall-timeout"}, time.Second},
+		{[]string{"--max-lag=9s"}, time.Second},
+	}
+	for _, tt := range tests {
+		if got := serverFlagDuration(tt.args, "stall-timeout", time.Second); got != tt.want {
+			t.Errorf("serverFlagDuration(%q) = %v, want %v", tt.args, got, tt.want)
+		}
+	}
+}

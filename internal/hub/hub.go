@@ -1,0 +1,221 @@
+package hub
+
+import (
+	"crypto/subtle"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Key identifies a live channel: the broadcasting user and the channel name.
+type Key struct {
+	User    string
+	Channel string
+}
+
+// Config configures a Hub.
+type Config struct {
+	// Buffer bounds the bytes a channel keeps for its slowest watcher and
+	// for joins; its ring grows on demand up to this.
+	Buffer int
+	// Grace is how long a channel's watchers wait for a broadcaster that
+	// left before the channel ends.
+	Grace time.Duration
+	// StallTimeout is how long a watcher may make no progress while it
+	// holds its channel's broadcaster back before it is evicted.
+	StallTimeout time.Duration
+	// MaxLag is the largest age of a watcher's oldest pending byte before
+	// the slow-watcher policy applies. Zero disables the check.
+	MaxLag time.Duration
+	// MaxChannels and MaxWatchers bound the hub's channels and each
+	// channel's watchers; zero means no limit.
+	MaxChannels int
+	MaxWatchers int
+	// OnEvent, if set, is called (without locks held) for channel events
+	// that have no connection to report them: a channel ending after its
+	// grace period.
+	OnEvent func(k Key, msg string, attrs ...any)
+	// GOPCache bounds the bytes kept for watchers joining at the latest
+	// keyframe (and for bufsize-aligned joins).
+	GOPCache int
+	// DefaultJoin is the join policy for watchers that ask for none.
+	DefaultJoin JoinPolicy
+	// SlowPolicy is what happens to a media watcher past MaxLag.
+	SlowPolicy SlowPolicy
+	// Clock is the hub's time; nil means real time.
+	Clock Clock
+}
+
+// Hub is the set of live channels. It knows nothing of sockets: broadcasters
+// hand it an io.Reader, watchers take byte slices from it and report how many
+// they wrote. It is safe for concurrent use.
+//
+// Lock order: Hub.mu before Channel.mu. Neither is held across I/O.
+type Hub struct {
+	cfg Config
+
+	bytesIn, bytesOut   atomic.Int64
+	skips, skippedBytes atomic.Int64
+	evictions           map[CloseReason]*atomic.Int64 // fixed keys; read-only map
+
+	mu       sync.Mutex
+	channels map[Key]*Channel
+	closed   bool
+}
+
+// New returns an empty hub.
+func New(cfg Config) *Hub {
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	h := &Hub{cfg: cfg, channels: make(map[Key]*Channel), evictions: make(map[CloseReason]*atomic.Int64)}
+	for _, r := range CloseReasons {
+		h.evictions[r] = new(atomic.Int64)
+	}
+	return h
+}
+
+// PublishOptions are a broadcaster's settings.
+type PublishOptions struct {
+	// Password is the channel password watchers must give; empty means none.
+	Password string
+	// Bufsize, for generic streams, makes new watchers start at a multiple
+	// of this many bytes from the stream's start (the original's bufsize).
+	Bufsize int64
+	// Delay lets the hub batch bytes that long before waking watchers.
+	Delay time.Duration
+	// ID and Remote identify the broadcaster's connection in status output.
+	ID     uint64
+	Remote string
+	// OnStop is called, without locks held, when the hub stops this
+	// publisher (takeover or shutdown). It must make a blocked Read return,
+	// e.g. by closing the connection or setting a past read deadline.
+	OnStop func(CloseReason)
+}
+
+// Publish makes the caller the broadcaster of key, creating the channel or
+// taking it over from the current broadcaster (which is stopped with
+// ReasonTakenOver). The channel is live when Publish returns. It fails with
+// a *JoinError: ErrHubClosed, or ErrTooManyChannels at the channel limit.
+func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, h.refusal(ErrHubClosed, key, "")
+	}
+	var p, old *Publisher
+	c := h.channels[key]
+	ok := false
+	if c != nil {
+		p, old, ok = c.attachPublisher(opts)
+	}
+	if !ok { // no channel, or one that just ended
+		if h.cfg.MaxChannels > 0 && c == nil && len(h.channels) >= h.cfg.MaxChannels {
+			h.mu.Unlock()
+			return nil, h.refusal(ErrTooManyChannels, key, "")
+		}
+		c = newChannel(h, key)
+		h.channels[key] = c
+		p, old, _ = c.attachPublisher(opts)
+	}
+	h.mu.Unlock()
+	if old != nil && old.opts.OnStop != nil {
+		old.opts.OnStop(ReasonTakenOver)
+	}
+	return p, nil
+}
+
+// SubscribeOptions are a watcher's settings.
+type SubscribeOptions struct {
+	// Password is the channel password the watcher gave.
+	Password string
+	// Join is where the watcher starts; "" means the hub's default.
+	Join JoinPolicy
+	// ID, Remote and Via ("tcp", "http") identify the watcher's
+	// connection in status output.
+	ID     uint64
+	Remote string
+	Via    string
+	// OnEvict is called, without locks held, when the hub evicts the
+	// watcher. It must make a blocked write return (a past write deadline).
+	OnEvict func(CloseReason)
+}
+
+// Subscribe adds a watcher to the live channel key. Where it starts depends
+// on opts.Join and the stream (see JoinPolicy): at the latest keyframe, at
+// the next one, at the next byte, or at a bufsize chunk start. From there on
+// it receives every byte the broadcaster sends, unless the slow-watcher
+// policy moves it ahead. It fails with a *JoinError: ErrBadJoin, ErrHubClosed,
+// ErrNotLive when the channel has no broadcaster, ErrWrongPassword when the
+// password does not match, ErrChannelFull at the watcher limit.
+func (h *Hub) Subscribe(key Key, opts SubscribeOptions) (*Subscription, error) {
+	if _, err := ParseJoinPolicy(string(opts.Join)); err != nil {
+		return nil, h.refusal(ErrBadJoin, key, err.Error())
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, h.refusal(ErrHubClosed, key, "")
+	}
+	c := h.channels[key]
+	if c == nil {
+		return nil, h.refusal(ErrNotLive, key, "")
+	}
+	s, err := c.subscribe(opts)
+	if err != nil {
+		return nil, h.refusal(err, key, "")
+	}
+	return s, nil
+}
+
+// Channel returns the live channel key, or nil.
+func (h *Hub) Channel(key Key) *Channel {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.channels[key]
+}
+
+// Channels returns the channels currently known to the hub (live or in
+// their grace period).
+func (h *Hub) Channels() []*Channel {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Channel, 0, len(h.channels))
+	for _, c := range h.channels {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Close ends every channel: broadcasters are stopped and watchers are
+// evicted with ReasonShutdown. Later Publish and Subscribe calls fail with
+// ErrHubClosed. Close is idempotent.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	chans := h.channels
+	h.channels = make(map[Key]*Channel)
+	h.mu.Unlock()
+	for _, c := range chans {
+		c.shutdown()
+	}
+}
+
+// removeChannel forgets c if it is still the hub's channel for its key.
+func (h *Hub) removeChannel(c *Channel) {
+	h.mu.Lock()
+	if h.channels[c.key] == c {
+		delete(h.channels, c.key)
+	}
+	h.mu.Unlock()
+}
+
+// passwordsEqual compares in constant time so that the comparison does not
+// tell an attacker how much of a guess was right.
+func passwordsEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}

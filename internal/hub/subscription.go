@@ -1,0 +1,203 @@
+package hub
+
+import (
+	"io"
+	"time"
+)
+
+// Subscription is a watcher's handle on its channel. Its methods are called
+// by the one goroutine that writes to the watcher, except Close.
+type Subscription struct {
+	ch     *Channel
+	opts   SubscribeOptions
+	quit   chan struct{} // closed when evicted or closed
+	joined time.Time
+
+	// Under ch.mu:
+	position                   // where it reads next
+	idx          int           // index in ch.subs; -1 once removed
+	lastProgress time.Duration // last write, or when it last found new bytes after catching up
+	asleep       bool          // caught up and waiting in Next
+	sent         int64
+	skipped      int64
+	err          error
+	jumpAt       int64 // a planned skip to the newest keyframe happens here; 0 = none
+}
+
+// position is where a watcher reads next.
+type position struct {
+	cursor  int64
+	prefix  []byte        // join bytes still to send before cursor
+	waiting bool          // for a keyframe; cursor is not yet where it starts
+	waitSeq uint64        // the join point it must not take
+	lagFrom time.Duration // lag is measured from here at least (the last join or skip)
+}
+
+// Channel returns the subscription's channel.
+func (s *Subscription) Channel() *Channel { return s.ch }
+
+// Next waits for bytes the watcher has not written yet and returns them as
+// up to three slices (appended to dst[:0]): bytes a join needs first (the
+// PAT/PMT or parameter sets), then up to two slices of the ring, at most limit
+// ring bytes in all. The slices stay valid and unchanged until Done.
+// deadline is when the oldest returned byte becomes older than MaxLag (zero
+// if unchecked): the caller should not keep writing past it.
+//
+// Next returns ErrChannelEnded once the channel ended and every byte was
+// returned, and an *EvictedError if the hub evicted the watcher.
+func (s *Subscription) Next(dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
+	return s.next(0, dst, limit)
+}
+
+// DoneNext is Done(written) then Next, under one lock: the writer's loop
+// takes the channel lock once per batch.
+func (s *Subscription) DoneNext(written int, dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
+	return s.next(written, dst, limit)
+}
+
+func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
+	c := s.ch
+	if written > 0 {
+		c.bytesOut.Add(int64(written))
+		c.hub.bytesOut.Add(int64(written))
+	}
+	c.mu.Lock()
+	if written > 0 {
+		s.doneLocked(written)
+	}
+	for {
+		if s.err != nil {
+			err := s.err
+			c.mu.Unlock()
+			return nil, time.Time{}, err
+		}
+		if s.waiting {
+			if pos, ok := c.resolveWaitLocked(s.position); ok {
+				s.position = pos
+			}
+		}
+		if s.jumpAt > 0 && s.cursor >= s.jumpAt && len(s.prefix) == 0 {
+			c.jumpLocked(s)
+		}
+		if !s.waiting && (len(s.prefix) > 0 || s.cursor < c.visible) {
+			var ok bool
+			if deadline, ok = c.lagDeadlineLocked(s); ok {
+				break
+			}
+			continue
+		}
+		if c.ended {
+			s.removeLocked(ErrChannelEnded)
+			continue
+		}
+		c.sleepers = true
+		s.asleep = true
+		wake := c.wake
+		c.mu.Unlock()
+		select {
+		case <-wake:
+		case <-s.quit:
+		}
+		c.mu.Lock()
+		// Caught up until now: its stall clock starts when it runs again.
+		s.asleep = false
+		s.lastProgress = c.since()
+	}
+	start := s.cursor
+	end := min(c.visible, start+int64(limit))
+	if s.jumpAt > 0 {
+		end = min(end, s.jumpAt) // a planned skip cuts here
+	}
+	prefix := s.prefix
+	buf := c.buf
+	c.mu.Unlock()
+
+	bufs = dst[:0]
+	if len(prefix) > 0 {
+		bufs = append(bufs, prefix)
+	}
+	return appendSpan(bufs, buf, start, end), deadline, nil
+}
+
+// Done records that the watcher wrote n more bytes of what Next returned.
+func (s *Subscription) Done(n int) {
+	if n <= 0 {
+		return
+	}
+	c := s.ch
+	c.bytesOut.Add(int64(n))
+	c.hub.bytesOut.Add(int64(n))
+	c.mu.Lock()
+	s.doneLocked(n)
+	c.mu.Unlock()
+}
+
+func (s *Subscription) doneLocked(n int) {
+	c := s.ch
+	s.sent += int64(n)
+	if k := min(n, len(s.prefix)); k > 0 {
+		s.prefix = s.prefix[k:]
+		n -= k
+	}
+	if s.cursor == c.tail && n > 0 {
+		c.signalSpaceLocked()
+	}
+	s.cursor += int64(n)
+	s.lastProgress = c.since()
+}
+
+// Stopped is closed when the subscription ends (eviction, Close, or the
+// end of its channel).
+func (s *Subscription) Stopped() <-chan struct{} { return s.quit }
+
+// Err returns why the subscription ended, or nil while it is active.
+func (s *Subscription) Err() error {
+	s.ch.mu.Lock()
+	defer s.ch.mu.Unlock()
+	return s.err
+}
+
+// Close removes the watcher from its channel. It is idempotent and may be
+// called from any goroutine.
+func (s *Subscription) Close() {
+	s.ch.mu.Lock()
+	s.removeLocked(io.ErrClosedPipe)
+	s.ch.mu.Unlock()
+}
+
+// removeLocked takes the watcher out of the channel with err as the reason
+// Next reports from now on. Expects ch.mu held.
+func (s *Subscription) removeLocked(err error) {
+	c := s.ch
+	if s.idx < 0 {
+		return
+	}
+	if s.cursor == c.tail {
+		c.signalSpaceLocked()
+	}
+	last := len(c.subs) - 1
+	c.subs[s.idx] = c.subs[last]
+	c.subs[s.idx].idx = s.idx
+	c.subs[last] = nil
+	c.subs = c.subs[:last]
+	s.idx = -1
+	s.err = err
+	close(s.quit)
+}
+
+// evictLocked removes the watcher for reason; the caller must call
+// notifyEvicted after unlocking.
+func (s *Subscription) evictLocked(reason CloseReason) {
+	if s.idx >= 0 {
+		s.ch.hub.countEviction(reason)
+	}
+	s.removeLocked(&EvictedError{Reason: reason})
+}
+
+func notifyEvicted(subs []*Subscription, reason CloseReason) {
+	for _, s := range subs {
+		if s.opts.OnEvict != nil {
+			s.opts.OnEvict(reason)
+		}
+	}
+}
