@@ -160,10 +160,7 @@ func (c *conn) readRequest() (protocol.Request, bool, error) {
 	}
 	n, err := protocol.ParseHeader(hdr, max)
 	if errors.Is(err, protocol.ErrFrameTooLarge) {
-		// Read as much as the limit allows, only to see whether the
-		// client wants to be told why it is refused.
-		prefix, _ := readGrowing(c.nc, max)
-		return protocol.Request{}, protocol.AckRequested(prefix, true),
+		return protocol.Request{}, c.overlongAck(max),
 			refuse(protocol.ReasonTooLarge, fmt.Sprintf("handshake is longer than the server's limit of %d bytes", max), err)
 	}
 	if err != nil {
@@ -230,33 +227,26 @@ func (c *conn) reject(req protocol.Request, ack bool, err error) {
 }
 
 // authenticate checks a broadcaster's (or token requester's) credentials:
-// a one-time token if it gave one, else its password. Failed attempts are
-// throttled per remote IP.
+// a one-time token if it gave one, else its password. Attempts are
+// throttled per remote address: each reserves a failure before it is
+// checked (see throttle), and every failure counts, a broken user file
+// included, so that nothing a client triggers can flood the log.
 func (c *conn) authenticate(req protocol.Request) *refusal {
 	s := c.srv
-	if !s.authFails.allowed(c.ip) {
+	done, ok := s.authFails.beginLogin(c.ip)
+	if !ok {
 		return refuse(protocol.ReasonBusy, "too many failed logins from your address; wait a minute", errors.New("auth throttled"))
 	}
-	var err error
-	if token, ok := req.Params[protocol.KeyToken]; ok && req.Command == protocol.CommandBroadcast {
-		if s.cfg.Tokens == nil {
-			err = fmt.Errorf("%w: tokens are not enabled", auth.ErrDenied)
-		} else {
-			err = s.cfg.Tokens.Redeem(req.User, token)
-		}
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
-		ctx = auth.WithAttempt(ctx, auth.Attempt{Action: string(req.Command), User: req.User, Channel: req.Channel, Remote: c.remote})
-		err = s.cfg.Auth.Authenticate(ctx, req.User, req.UserPassword)
-		cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
+	ctx = auth.WithAttempt(ctx, auth.Attempt{Action: string(req.Command), User: req.User, Channel: req.Channel, Remote: c.remote})
+	err := s.checkCredentials(ctx, req)
+	cancel()
+	done(err != nil)
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, auth.ErrDenied) {
-		s.authFails.failed(c.ip)
-	} else {
-		s.log.Error("authentication failed", "id", c.id, "user", req.User, "err", err)
+	if !errors.Is(err, auth.ErrDenied) {
+		s.authErrLog.log(s.log, slog.LevelError, "authentication failed", "id", c.id, "user", req.User, "err", err)
 	}
 	// One generic answer: the peer must not learn which part was wrong.
 	return refuse(protocol.ReasonUnauthorized, "wrong user or password", err)
@@ -400,6 +390,8 @@ func (c *conn) watch(req protocol.Request) {
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, fmt.Sprintf("channel has its maximum of %d watchers", s.cfg.MaxWatchersPerChannel), err))
 	case errors.Is(err, ErrHubClosed):
 		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "server is shutting down", err))
+	case errors.Is(err, ErrThrottled):
+		c.reject(req, req.Ack, refuse(protocol.ReasonBusy, "too many wrong channel passwords; wait a minute", err))
 	}
 	var ev *EvictedError
 	if errors.As(err, &ev) && (ev.Reason == ReasonStalled || ev.Reason == ReasonLagging) {

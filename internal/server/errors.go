@@ -46,3 +46,8 @@ var CloseReasons = []CloseReason{ReasonStalled, ReasonLagging, ReasonTakenOver, 
 type EvictedError struct{ Reason CloseReason }
 
 func (e *EvictedError) Error() string { return fmt.Sprintf("server: ended by hub: %s", e.Reason) }
+
+// ErrThrottled means a watcher's address, or the channel it asked for, has
+// made too many failed channel-password attempts lately; the watcher is
+// refused without its password being checked.
+var ErrThrottled = errors.New("server: too many failed channel passwords")

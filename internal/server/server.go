@@ -40,7 +40,9 @@ type Server struct {
 	broadcasters atomic.Int64
 	watchers     atomic.Int64
 	handshakes   map[string]*atomic.Int64 // fixed keys; read-only map
-	authFails    *ipLimiter
+	authFails    *failures
+	authErrLog   *logLimiter // server-side login failures
+	refusedLog   *logLimiter // connections refused at accept
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -66,7 +68,9 @@ func New(cfg Config) (*Server, error) {
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[*conn]struct{}),
 		perIP:      make(map[string]int),
-		authFails:  newIPLimiter(cfg.AuthFailuresPerMinute),
+		authFails:  newFailures(cfg.AuthFailuresPerMinute),
+		authErrLog: newLogLimiter(10*time.Second, 3),
+		refusedLog: newLogLimiter(10*time.Second, 3),
 		done:       make(chan struct{}),
 		handshakes: make(map[string]*atomic.Int64),
 	}

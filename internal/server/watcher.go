@@ -34,7 +34,7 @@ type WatchRequest struct {
 // watcher is evicted, a write fails, or ctx is done. It returns ErrNotLive,
 // ErrWrongPassword or ErrHubClosed before writing anything when the watcher
 // cannot join (ErrChannelFull at the watcher limit, ErrBadJoin for an
-// unknown join policy); otherwise it calls joined (which may write a header) and then
+// unknown join policy, ErrThrottled after too many wrong channel passwords); otherwise it calls joined (which may write a header) and then
 // streams. TCP and HTTP watchers share this path.
 func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	if req.ConnID == 0 {
@@ -47,7 +47,7 @@ func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 		s.countHandshake(string(protocol.ReasonNotFound))
 	case errors.Is(err, ErrWrongPassword):
 		s.countHandshake(string(protocol.ReasonForbidden))
-	case errors.Is(err, ErrChannelFull), errors.Is(err, ErrHubClosed):
+	case errors.Is(err, ErrChannelFull), errors.Is(err, ErrHubClosed), errors.Is(err, ErrThrottled):
 		s.countHandshake(string(protocol.ReasonBusy))
 	case errors.Is(err, ErrBadJoin):
 		s.countHandshake(string(protocol.ReasonBadRequest))
@@ -61,6 +61,10 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 		return fmt.Errorf("%w: %v", ErrBadJoin, err)
 	}
 	key := Key{User: req.User, Channel: req.Channel}
+	done, err := s.beginWatcherPassword(req, key)
+	if err != nil {
+		return err
+	}
 	sub, err := s.hub.Subscribe(key, SubscribeOptions{
 		Join:     join,
 		Password: req.Password,
@@ -69,6 +73,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 		Remote:   req.Remote,
 		OnEvict:  func(CloseReason) { sink.SetWriteDeadline(time.Unix(1, 0)) },
 	})
+	done(errors.Is(err, ErrWrongPassword))
 	if err != nil {
 		return err
 	}
