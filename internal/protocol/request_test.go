@@ -116,7 +116,7 @@ var badNames = []string{
 	"a\nb",
 	"a\tb",
 	"\x7f",
-	"a\u0085b", // C1 control
+	"a\u0085b",         // C1 control
 	"cam\u202egnp.exe", // RIGHT-TO-LEFT OVERRIDE: shows as "camexe.png"
 	"c\u200bam",        // ZERO WIDTH SPACE: shows as "cam"
 	"\ufeffcam",        // BYTE ORDER MARK (format character)
