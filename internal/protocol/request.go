@@ -89,13 +89,13 @@ func ParseRequest(text string) (Request, error) {
 	default:
 		return Request{}, fmt.Errorf("%w: unknown command %q, want watch, broadcast or token", ErrBadRequest, truncate(fields[0]))
 	}
-	for _, f := range fields[1:] {
-		if f == "" {
-			continue // tolerate "a=1,,b=2" and a trailing comma
+	for i, f := range fields {
+		if i == 0 || f == "" {
+			continue // the command; tolerate "a=1,,b=2" and a trailing comma
 		}
 		key, value, ok := strings.Cut(f, "=")
 		if !ok {
-			return Request{}, fmt.Errorf("%w: field %q is not key=value", ErrBadRequest, truncate(f))
+			return Request{}, fmt.Errorf("%w: %s is not key=value (a value cannot contain a comma)", ErrBadRequest, describeField(i, f))
 		}
 		req.Params[key] = value
 	}
@@ -125,7 +125,7 @@ func ParseRequest(text string) (Request, error) {
 	if v, ok := p[KeyAck]; ok {
 		ack, err := parseBool(v)
 		if err != nil {
-			return Request{}, fmt.Errorf("%w: %s=%q: %v", ErrBadRequest, KeyAck, truncate(v), err)
+			return Request{}, fmt.Errorf("%w: %s: %v", ErrBadRequest, describeValue(KeyAck, v), err)
 		}
 		req.Ack = ack
 	}
@@ -136,10 +136,10 @@ func ParseRequest(text string) (Request, error) {
 func ParseDelay(v string) (time.Duration, error) {
 	secs, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) {
-		return 0, fmt.Errorf("%w: %s=%q is not a number of seconds", ErrBadRequest, KeyDelay, truncate(v))
+		return 0, fmt.Errorf("%w: %s is not a number of seconds", ErrBadRequest, describeValue(KeyDelay, v))
 	}
 	if secs < 0 || secs > MaxDelay.Seconds() {
-		return 0, fmt.Errorf("%w: %s=%s is out of range 0 to %g seconds", ErrBadRequest, KeyDelay, truncate(v), MaxDelay.Seconds())
+		return 0, fmt.Errorf("%w: %s is out of range 0 to %g seconds", ErrBadRequest, describeValue(KeyDelay, v), MaxDelay.Seconds())
 	}
 	// Round, not truncate: 0.256666641 s is 256666640.99… ns in float64, and
 	// truncating would make Request.Text and ParseRequest disagree.

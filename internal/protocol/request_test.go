@@ -194,7 +194,7 @@ func TestParseRequestErrorsSayWhere(t *testing.T) {
 		{"broadcast,user=u,delay=x", "delay"},
 		{"watch,user=u,ack=2", "ack"},
 		{"watch,channel=c", "user"},
-		{"watch,user=u,junk", "junk"},
+		{"watch,user=u,junk", "field 3"},
 		{"look,user=u", "look"},
 	}
 	for _, tt := range tests {

@@ -168,3 +168,15 @@ func TestTooLargeAnsweredAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestDisguisedNamesRefused: a channel name with a bidi override or a
+// zero-width space, which would pass for another name on the status page,
+// is a bad request.
+func TestDisguisedNamesRefused(t *testing.T) {
+	ts := startServer(t, nil)
+	for _, name := range []string{"cam\u202egnp.exe", "c\u200bam"} {
+		if _, st := handshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel="+name); !strings.HasPrefix(st, "error,reason=bad-request,") {
+			t.Errorf("channel %q: %q, want bad-request", name, st)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -120,11 +119,11 @@ func (c *conn) negotiateTLS() (plain bool, err error) {
 		return false, refuse(protocol.ReasonBadRequest, "this server does not speak TLS; connect without tls://",
 			errors.New("TLS client on a plain-only server"))
 	}
-	tc := tls.Server(&prefixConn{Conn: c.raw, prefix: b[:]}, s.cfg.TLS)
+	tc, classify := tlsServer(&prefixConn{Conn: c.raw, prefix: b[:]}, s.cfg.TLS)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return false, fmt.Errorf("TLS handshake: %w", err)
+		return false, fmt.Errorf("TLS handshake: %w", classify(err))
 	}
 	c.nc = tc
 	return false, nil
@@ -201,7 +200,7 @@ func (c *conn) reject(req protocol.Request, ack bool, err error) {
 	if !errors.As(err, &r) {
 		// The handshake never arrived whole: nothing to answer.
 		level := slog.LevelInfo
-		if !isClosedConn(err) && !isTimeout(err) {
+		if !isClosedConn(err) && !isTimeout(err) && !errors.Is(err, errTLSPolicy) {
 			level = slog.LevelWarn
 		}
 		if isTimeout(err) && s.shuttingDown() {
@@ -306,7 +305,7 @@ func (c *conn) broadcast(req protocol.Request) {
 	if v, ok := req.Params[protocol.KeyBufsize]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if limit := int64(min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)); err != nil || n < 1 || n > limit {
-			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize=%q: want a whole number of bytes from 1 to %d", v, min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)), err))
+			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize= (%d bytes): want a whole number of bytes from 1 to %d", len(v), min(s.cfg.GOPCache, s.cfg.ChannelBuffer/2)), nil))
 			return
 		}
 		bufsize = n

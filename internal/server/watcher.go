@@ -58,7 +58,9 @@ func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	join, err := ParseJoinPolicy(req.Params[protocol.KeyJoin])
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadJoin, err)
+		// Not quoted: any field may hold a piece of a password (see
+		// protocol's redact.go).
+		return fmt.Errorf("%w: join policy of %d bytes: want gop, keyframe or live", ErrBadJoin, len(req.Params[protocol.KeyJoin]))
 	}
 	key := Key{User: req.User, Channel: req.Channel}
 	done, err := s.beginWatcherPassword(req, key)
