@@ -419,5 +419,6 @@ func logUsers(logger *slog.Logger, users *auth.Dir, path string) {
 			path, filepath.Join(path, "NAME.ini")), "users", path)
 	default:
 		logger.Info("users", "count", len(names))
+		warnWeakHashes(logger, users)
 	}
 }
