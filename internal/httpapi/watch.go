@@ -137,6 +137,9 @@ func (a *API) refuseWatcher(w http.ResponseWriter, r *http.Request, key server.K
 		code, msg = http.StatusBadRequest, err.Error()+" (join= takes gop, keyframe or live)"
 	case errors.Is(err, server.ErrHubClosed):
 		code, msg = http.StatusServiceUnavailable, "the server is shutting down"
+	case errors.Is(err, server.ErrThrottled):
+		code, msg = http.StatusTooManyRequests, "too many wrong channel passwords from your address or for this channel; wait a minute"
+		w.Header().Set("Retry-After", "60")
 	default:
 		code, msg = http.StatusInternalServerError, "cannot join channel "+name
 		a.log.Error("http watcher could not join", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "err", err)
