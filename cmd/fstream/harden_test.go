@@ -5,6 +5,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/fstream/fstream/internal/auth"
 )
 
 func TestTrustedProxiesSetting(t *testing.T) {
@@ -80,4 +84,20 @@ func TestServeWarnsAboutExposure(t *testing.T) {
 	if strings.Contains(log.String(), "level=WARN") {
 		t.Errorf("a trusted loopback proxy is warned about:\n%s", log)
 	}
+}
+
+// TestServeWarnsAboutWeakHashes: users whose bcrypt hash is cheaper than
+// the default cost are named at start.
+func TestServeWarnsAboutWeakHashes(t *testing.T) {
+	users := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), 5) // what htpasswd -nB makes
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.NewDir(users).AddUserHash("cheap", string(hash)); err != nil {
+		t.Fatal(err)
+	}
+	_, log, stop := startServe(t, "--users", users)
+	waitLog(t, log, `level=WARN msg="weak password hashes: .*" users=cheap min_cost=10`)
+	stop()
 }

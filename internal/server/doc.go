@@ -18,6 +18,13 @@
 // A refused handshake is logged with its reason and, if the client asked for
 // acks, answered with an error frame before the close.
 //
+// Password attempts, broadcaster logins and watchers' channel passwords
+// alike (TCP and HTTP share the watcher path), are throttled per remote
+// address and per channel; each attempt reserves its failure before the
+// password is checked, so parallel attempts cannot outrun the limit
+// (ratelimit.go). MaxConns and MaxConnsPerIP count the HTTP side's
+// connections too, through LimitListener (connlimit.go).
+//
 // # The hub
 //
 // A Channel is a byte ring. The broadcaster's goroutine reads from its
