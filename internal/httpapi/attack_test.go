@@ -187,7 +187,8 @@ func liveHeap() uint64 {
 // 401 only as often as the address's failure budget allows, then 429, the
 // right password included; the password never reaches a log line.
 func TestHTTPChannelPasswordThrottled(t *testing.T) {
-	const attempts, limit = 300, 10
+	// Three a minute: one refills every 20 s, far longer than the test.
+	const attempts, limit = 300, 3
 	logs := &lockedBuffer{}
 	capture := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := startEnv(t, envOptions{

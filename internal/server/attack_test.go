@@ -129,7 +129,8 @@ func dialErr(addr string) (net.Conn, error) {
 // "forbidden" only as often as the failure budget allows, then "busy";
 // watchers of open channels, who give no password, are never throttled.
 func TestChannelPasswordThrottled(t *testing.T) {
-	const attempts, limit = 300, 10
+	// Three a minute: one refills every 20 s, far longer than the test.
+	const attempts, limit = 300, 3
 	ts := startServer(t, func(c *Config) { c.AuthFailuresPerMinute = limit })
 	mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=vip,channel-password=right")
 	mustHandshake(t, ts.addr, "broadcast,user=fier,user-password=123,channel=open")
