@@ -34,7 +34,8 @@ type WatchRequest struct {
 // watcher is evicted, a write fails, or ctx is done. It returns ErrNotLive,
 // ErrWrongPassword or ErrHubClosed before writing anything when the watcher
 // cannot join (ErrChannelFull at the watcher limit, ErrBadJoin for an
-// unknown join policy, ErrThrottled after too many wrong channel passwords); otherwise it calls joined (which may write a header) and then
+// unknown join policy, ErrThrottled after too many wrong channel
+// passwords); otherwise it calls joined (which may write a header) and then
 // streams. TCP and HTTP watchers share this path.
 func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	if req.ConnID == 0 {
