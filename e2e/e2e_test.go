@@ -49,6 +49,7 @@ var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // server is a running "fstream serve" process.
 type server struct {
 	addr string
+	pid  int
 	mu   sync.Mutex
 	logs bytes.Buffer
 }
@@ -86,7 +87,7 @@ func serve(t *testing.T, extra ...string) *server {
 		t.Fatal(err)
 	}
 	addrc := make(chan string, 1)
-	srv := &server{}
+	srv := &server{pid: cmd.Process.Pid}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/fstream/fstream/internal/auth"
 	"github.com/fstream/fstream/internal/config"
 )
 
@@ -61,6 +62,8 @@ func (s settings) changed(fl *pflag.FlagSet) []setting {
 		v := f.Value.String()
 		if _, secret := f.Annotations[secretAnnotation]; secret {
 			v = "(hidden)"
+		} else {
+			v = auth.RedactURL(v) // such as --auth-url https://user:password@host/
 		}
 		list = append(list, setting{Name: f.Name, Value: v, Origin: o})
 	})

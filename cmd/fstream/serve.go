@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -74,6 +75,9 @@ type serveOptions struct {
 	// HTTPPublicStatus serves the status page, API and metrics to any
 	// address, not only loopback.
 	HTTPPublicStatus bool
+	// HTTPTrustedProxies are reverse proxies whose X-Forwarded-For names
+	// the client.
+	HTTPTrustedProxies []netip.Prefix
 	// AuthURL, if set, decides who may broadcast instead of the users
 	// folder, waiting at most AuthTimeout per request.
 	AuthURL     string
@@ -152,6 +156,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.StringVar(&opts.HTTPAdminToken, "http-admin-token", "", "bearer `TOKEN` for the HTTP admin endpoints; prefer $"+config.EnvName(envPrefix, "http-admin-token"))
 	markSecret(fl, "http-admin-token")
 	fl.BoolVar(&opts.HTTPPublicStatus, "http-public-status", false, "serve the status page, JSON API and metrics to any address (default: loopback only; /watch, /play and /healthz are always open)")
+	fl.Var(prefixListValue{&opts.HTTPTrustedProxies}, "http-trusted-proxies", "reverse proxies (`CIDR`s or addresses, comma-separated) whose X-Forwarded-For or Forwarded header names the HTTP client; see docs/DEPLOY.md")
 	fl.StringVar(&opts.AuthURL, "auth-url", "", "decide who may broadcast by POSTing each attempt to this http(s) `URL` (2xx allows) instead of the users folder")
 	fl.DurationVar(&opts.AuthTimeout, "auth-timeout", auth.DefaultHTTPTimeout, "how long one --auth-url request may take")
 	fl.DurationVar(&opts.TokenTTL, "token-ttl", auth.DefaultTokenTTL, "how long a one-time broadcast token stays good")
@@ -310,6 +315,7 @@ func startHTTP(opts *serveOptions, srv *server.Server, tlsConfig *tls.Config, lo
 		Server:           srv,
 		AdminToken:       opts.HTTPAdminToken,
 		AllowRemoteReads: opts.HTTPPublicStatus,
+		TrustedProxies:   opts.HTTPTrustedProxies,
 		Logger:           logger,
 		Version:          versionString(),
 	})
@@ -321,24 +327,18 @@ func startHTTP(opts *serveOptions, srv *server.Server, tlsConfig *tls.Config, lo
 		api.Close()
 		return nil, fmt.Errorf("listen --http: %w", err)
 	}
+	// The relay's connection limits count the raw connections, before
+	// any TLS handshake.
+	ln = api.Listener(ln)
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	h := &httpSide{
-		api: api,
-		// No WriteTimeout: streams are long; each watcher write has its
-		// own deadline.
-		srv: &http.Server{
-			Handler:           api,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       time.Minute,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-		},
-		served: make(chan error, 1),
-	}
+	h := &httpSide{api: api, srv: api.HTTPServer(logger), served: make(chan error, 1)}
 	go func() { h.served <- h.srv.Serve(ln) }()
 	logger.Info("http listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil,
-		"admin", opts.HTTPAdminToken != "", "public_status", opts.HTTPPublicStatus)
+		"admin", opts.HTTPAdminToken != "", "public_status", opts.HTTPPublicStatus,
+		"trusted_proxies", prefixListValue{&opts.HTTPTrustedProxies}.String())
+	warnHTTPExposure(logger, opts, ln.Addr())
 	return h, nil
 }
 
@@ -417,5 +417,6 @@ func logUsers(logger *slog.Logger, users *auth.Dir, path string) {
 			path, filepath.Join(path, "NAME.ini")), "users", path)
 	default:
 		logger.Info("users", "count", len(names))
+		warnWeakHashes(logger, users)
 	}
 }

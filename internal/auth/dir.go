@@ -48,31 +48,50 @@ var iniOptions = ini.LoadOptions{
 // new users without a restart.
 type Dir struct {
 	path string
-	// dummyHash returns the hash compared against when there is no real
-	// one, so that every decision costs one bcrypt comparison. Tests
-	// replace it with a cheap one.
-	dummyHash func() []byte
+	// dummyHash returns a bcrypt hash at the given cost (MinCost to
+	// DefaultCost) of a password nobody knows, or nil. Comparisons
+	// against it give every decision the same bcrypt work (see
+	// spendWork). Tests replace it with cheap ones.
+	dummyHash func(cost int) []byte
+	// compare is bcrypt.CompareHashAndPassword; tests record the cost of
+	// every hash compared.
+	compare func(hash, password []byte) error
 }
 
 // NewDir returns a Dir reading user files from the folder at path. The
 // folder need not exist yet: until it does, every user is unknown.
 func NewDir(path string) *Dir {
-	return &Dir{path: path, dummyHash: processDummyHash}
+	return &Dir{path: path, dummyHash: processDummyHash, compare: bcrypt.CompareHashAndPassword}
 }
 
 // Path returns the folder d reads.
 func (d *Dir) Path() string { return d.path }
 
-// processDummyHash is a bcrypt hash at DefaultCost of a random password
-// nobody knows, made on first use. It is nil if that failed, in which case
-// the timing equalisation is skipped (authentication still works).
-var processDummyHash = sync.OnceValue(func() []byte {
-	h, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), bcrypt.DefaultCost)
-	if err != nil {
+// processDummies are bcrypt hashes of a random password nobody knows, one
+// per cost from MinCost to DefaultCost, each made on first use (all of them
+// together cost about two comparisons at DefaultCost). An entry is nil if
+// making it failed; the timing equalisation is then skipped.
+var processDummies = func() (hashes [bcrypt.DefaultCost + 1]func() []byte) {
+	for cost := bcrypt.MinCost; cost <= bcrypt.DefaultCost; cost++ {
+		hashes[cost] = sync.OnceValue(func() []byte {
+			h, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), cost)
+			if err != nil {
+				return nil
+			}
+			return h
+		})
+	}
+	return hashes
+}()
+
+// processDummyHash returns the process's dummy hash at cost, nil for a cost
+// out of range.
+func processDummyHash(cost int) []byte {
+	if cost < bcrypt.MinCost || cost > bcrypt.DefaultCost {
 		return nil
 	}
-	return h
-})
+	return processDummies[cost]()
+}
 
 // Authenticate implements Authenticator. Errors wrap ErrUnknownUser,
 // ErrWrongPassword or ErrNoPassword (all ErrDenied) for wrong credentials;
@@ -87,11 +106,12 @@ func (d *Dir) Authenticate(ctx context.Context, user, password string) error {
 		return fmt.Errorf("%w: %w", ErrUnknownUser, err)
 	}
 	cred, err := readUserFile(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		d.spendDummy(password)
-		return fmt.Errorf("%w %q: %s does not exist", ErrUnknownUser, user, file)
-	}
 	if err != nil {
+		// A broken file answers no sooner than a wrong password.
+		d.spendWork(0, password)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w %q: %s does not exist", ErrUnknownUser, user, file)
+		}
 		return err
 	}
 
@@ -99,7 +119,7 @@ func (d *Dir) Authenticate(ctx context.Context, user, password string) error {
 	case cred.hasHash:
 		return d.checkHash(file, user, cred.hash, password)
 	case cred.hasPassword && cred.password != "":
-		d.spendDummy(password)
+		d.spendWork(0, password)
 		// Digests have one length, so the comparison time does not
 		// depend on the stored password's length either.
 		want, got := sha256.Sum256([]byte(cred.password)), sha256.Sum256([]byte(password))
@@ -108,10 +128,10 @@ func (d *Dir) Authenticate(ctx context.Context, user, password string) error {
 		}
 		return nil
 	case cred.hasPassword:
-		d.spendDummy(password)
+		d.spendWork(0, password)
 		return fmt.Errorf("%w for user %q: %s has an empty %s", ErrNoPassword, user, file, keyPassword)
 	default:
-		d.spendDummy(password)
+		d.spendWork(0, password)
 		return fmt.Errorf("%w for user %q: %s has no %s or %s in [%s]",
 			ErrNoPassword, user, file, keyPasswordHash, keyPassword, ini.DefaultSection)
 	}
@@ -119,11 +139,16 @@ func (d *Dir) Authenticate(ctx context.Context, user, password string) error {
 
 // checkHash compares password with a bcrypt hash from file.
 func (d *Dir) checkHash(file, user, hash, password string) error {
-	if hash == "" {
-		d.spendDummy(password)
-		return fmt.Errorf("%w for user %q: %s has an empty %s", ErrNoPassword, user, file, keyPasswordHash)
+	cost, err := bcrypt.Cost([]byte(hash))
+	if hash == "" || err != nil {
+		d.spendWork(0, password)
+		if hash == "" {
+			return fmt.Errorf("%w for user %q: %s has an empty %s", ErrNoPassword, user, file, keyPasswordHash)
+		}
+		return fmt.Errorf("auth: %s: %s is not a valid bcrypt hash: %w", file, keyPasswordHash, err)
 	}
-	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password))
+	err = d.compare([]byte(hash), []byte(password))
+	d.spendWork(cost, password)
 	switch {
 	case err == nil && password != "" && len(password) <= bcryptMaxPassword:
 		return nil
@@ -134,11 +159,28 @@ func (d *Dir) checkHash(file, user, hash, password string) error {
 	}
 }
 
-// spendDummy does the bcrypt work a real hash comparison would do, for
-// decisions that need none, so that they take about as long.
-func (d *Dir) spendDummy(password string) {
-	if h := d.dummyHash(); h != nil {
-		_ = bcrypt.CompareHashAndPassword(h, []byte(password))
+// spendWork brings a decision's bcrypt work up to one comparison at
+// DefaultCost, so that its time does not tell which users exist or how
+// their passwords are stored. done is the cost of the real comparison
+// already made, 0 for none. Work doubles with each cost step, so after a
+// real comparison at cost c, dummies at c, c+1, ..., DefaultCost-1 add
+// exactly what is missing (2^c + 2^c + 2^(c+1) + ... + 2^(D-1) = 2^D).
+// Above DefaultCost nothing is added: such a user answers more slowly than
+// an unknown one.
+func (d *Dir) spendWork(done int, password string) {
+	if done == 0 {
+		d.spendDummy(bcrypt.DefaultCost, password)
+		return
+	}
+	for cost := max(done, bcrypt.MinCost); cost < bcrypt.DefaultCost; cost++ {
+		d.spendDummy(cost, password)
+	}
+}
+
+// spendDummy compares password with the dummy hash at cost.
+func (d *Dir) spendDummy(cost int, password string) {
+	if h := d.dummyHash(cost); h != nil {
+		_ = d.compare(h, []byte(password))
 	}
 }
 

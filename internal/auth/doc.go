@@ -38,14 +38,26 @@
 //
 // # Timing
 //
-// To keep response time from telling which user names exist, every decision
-// about a well-formed name costs one bcrypt comparison: against the user's
-// password_hash when there is one, and otherwise (unknown user, plaintext
-// password, no password) against a dummy hash at bcrypt.DefaultCost made once
-// per process. The price is a few tens of milliseconds of CPU per broadcast
-// handshake, which the server's connection limits bound. Plaintext passwords
-// are compared as SHA-256 digests with crypto/subtle.ConstantTimeCompare, so
-// neither their content nor their length shows in the timing.
+// To keep response time from telling which user names exist, or how their
+// passwords are stored, every decision about a well-formed name costs the
+// bcrypt work of one comparison at bcrypt.DefaultCost: a user's
+// password_hash is compared and, when its cost is lower (htpasswd -nB makes
+// cost 5), padded with comparisons against dummy hashes at the costs in
+// between, which add exactly the missing work since work doubles with each
+// cost step; every other decision (unknown user, plaintext password, no
+// password, a file that cannot be read or parsed) compares against a dummy
+// hash at DefaultCost. Dummies are made once per process. A hash above
+// DefaultCost is not matched: such a user answers more slowly than an
+// unknown one. The price is a few tens of milliseconds of CPU per broadcast
+// handshake, which the server's connection limits and failure throttle
+// bound. Plaintext passwords are compared as SHA-256 digests with
+// crypto/subtle.ConstantTimeCompare, so neither their content nor their
+// length shows in the timing. List reports each hash's cost, so that the
+// server can warn about hashes below WeakCost.
+//
+// A one-time token is checked against the users folder too when it is
+// redeemed (UserChecker): a user removed after the token was issued cannot
+// use it.
 //
 // # Managing users
 //

@@ -91,7 +91,7 @@ func AttemptFrom(ctx context.Context) (Attempt, bool) {
 // is kept in memory in a form that can be tested offline.
 type HTTP struct {
 	url string
-	// shown is url with any password masked, for errors and logs.
+	// shown is url with its userinfo masked, for errors and logs.
 	shown             string
 	client            *http.Client
 	timeout           time.Duration
@@ -127,7 +127,7 @@ func NewHTTP(rawURL string, timeout, cacheTTL time.Duration) (*HTTP, error) {
 	}
 	h := &HTTP{
 		url:     u.String(),
-		shown:   u.Redacted(),
+		shown:   RedactURL(u.String()),
 		timeout: timeout,
 		client: &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -144,7 +144,8 @@ func NewHTTP(rawURL string, timeout, cacheTTL time.Duration) (*HTTP, error) {
 	return h, nil
 }
 
-// URL returns the URL h posts to, with any password in it masked.
+// URL returns the URL h posts to, with any user name and password in it
+// masked.
 func (h *HTTP) URL() string { return h.shown }
 
 // Close closes idle connections to the service. h can still be used.
@@ -198,7 +199,12 @@ func (h *HTTP) ask(ctx context.Context, body httpRequest) error {
 		case errors.Is(reqCtx.Err(), context.DeadlineExceeded):
 			return fmt.Errorf("%w: %s did not answer within %v: %w", ErrHTTPAuth, h.shown, h.timeout, reqCtx.Err())
 		}
-		// The *url.Error names the URL, with any password masked.
+		// The *url.Error names the URL; net/http masks only its
+		// password, so name it as shown everywhere else.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = h.shown
+		}
 		return fmt.Errorf("%w: %w", ErrHTTPAuth, err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxHTTPBody)) // only to reuse the connection

@@ -54,7 +54,16 @@ type UserEntry struct {
 	// Err is set when the file cannot be read or parsed; the server
 	// refuses the user and logs the same problem.
 	Err error
+	// Cost is the bcrypt cost of the password_hash, 0 when there is none
+	// (or it is not a bcrypt hash). Below WeakCost a hash is quick to
+	// crack if the file leaks.
+	Cost int
 }
+
+// WeakCost is the bcrypt cost below which a stored hash is reported as
+// weak: bcrypt.DefaultCost, what HashPassword uses. "htpasswd -nB" makes
+// cost 5 unless given -C.
+const WeakCost = bcrypt.DefaultCost
 
 // List describes every user of d, sorted by name. It reads each file, so it
 // can point out plaintext passwords and broken files. An error wraps
@@ -77,6 +86,7 @@ func (d *Dir) List() ([]UserEntry, error) {
 			e.Err = err
 		case cred.hasHash:
 			e.NoPassword = cred.hash == ""
+			e.Cost, _ = bcrypt.Cost([]byte(cred.hash))
 		case cred.hasPassword:
 			e.Plaintext = true
 			e.NoPassword = cred.password == ""

@@ -31,7 +31,7 @@ func TestAddUserServerSeesIt(t *testing.T) {
 	folder := filepath.Join(t.TempDir(), "users")
 	server := NewDir(folder) // made before the folder exists, never recreated
 	dummy := []byte(cheapHash(t, "dummy"))
-	server.dummyHash = func() []byte { return dummy }
+	server.dummyHash = func(int) []byte { return dummy }
 	admin := NewDir(folder)
 	ctx := context.Background()
 

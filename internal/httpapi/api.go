@@ -29,9 +29,17 @@ type Config struct {
 	// AllowRemoteReads serves the read endpoints (status page, JSON API,
 	// metrics) to any client. When false they answer 403 to clients that
 	// are not on a loopback address. /watch, /play, /assets and /healthz
-	// are always open. Behind a reverse proxy every client looks like
-	// loopback: restrict the read paths there.
+	// are always open. Behind a reverse proxy on the same host every
+	// client would look like loopback: set TrustedProxies, and restrict
+	// the read paths in the proxy too. A request with forwarding headers
+	// from a peer that is not a trusted proxy is never served them.
 	AllowRemoteReads bool
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For (or Forwarded) header names the client: a request
+	// from one of them is treated as coming from the right-most address
+	// in that header that is not itself a trusted proxy. Connections from
+	// them are also free of the relay's per-address connection limit.
+	TrustedProxies []netip.Prefix
 	// Logger receives operator actions and HTTP watcher refusals. Nil
 	// discards.
 	Logger *slog.Logger
@@ -53,6 +61,7 @@ type API struct {
 	now       func() time.Time
 	tokenHash *[sha256.Size]byte // nil: read-only
 	remote    bool
+	proxies   proxies
 	mux       *http.ServeMux
 	rates     *rateTable
 	reg       *prometheus.Registry
@@ -60,6 +69,7 @@ type API struct {
 
 	quit      chan struct{}
 	closeOnce sync.Once
+	proxyWarn sync.Once // a proxy that is not trusted was seen
 	wg        sync.WaitGroup
 }
 
@@ -75,12 +85,13 @@ func newAPI(cfg Config, interval time.Duration) (*API, error) {
 		return nil, ErrNoServer
 	}
 	a := &API{
-		srv:    cfg.Server,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		remote: cfg.AllowRemoteReads,
-		rates:  newRateTable(),
-		quit:   make(chan struct{}),
+		srv:     cfg.Server,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		remote:  cfg.AllowRemoteReads,
+		proxies: proxies(cfg.TrustedProxies),
+		rates:   newRateTable(),
+		quit:    make(chan struct{}),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -130,7 +141,7 @@ func (a *API) routes() *http.ServeMux {
 // ServeHTTP serves the API's endpoints.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	a.mux.ServeHTTP(w, r)
+	a.mux.ServeHTTP(w, a.fromClient(r))
 }
 
 // Close stops the bitrate sampler and waits for it. It is idempotent.
@@ -173,7 +184,7 @@ func (a *API) reads(h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isLoopback(r.RemoteAddr) {
+		if !isLoopback(r.RemoteAddr) || a.forwardedUntrusted(r) {
 			textError(w, http.StatusForbidden, "this endpoint is only served to loopback clients (the server does not allow remote reads)")
 			return
 		}

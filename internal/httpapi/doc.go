@@ -35,6 +35,19 @@
 // stream rather than a clean end; a channel that ends normally ends the body
 // cleanly.
 //
+// # A public listener
+//
+// HTTPServer and Listener give the listener the limits a public port needs:
+// a 16 KiB header, a header timeout, an idle timeout, and the relay's own
+// connection limits (MaxConns, MaxConnsPerIP) counted together with its
+// TCP connections, so that one address cannot double its share. Wrong
+// channel passwords share the relay's failure throttle and are answered 429
+// past it. Behind a reverse proxy, Config.TrustedProxies names the proxies
+// whose X-Forwarded-For (or Forwarded) header is believed: the client is the
+// right-most address in it that is not a trusted proxy (see proxy.go); that
+// address is what the loopback check, the logs, the status and the
+// throttle see.
+//
 // # Status and bitrates
 //
 // A sampler goroutine reads every channel's byte counters once a second;

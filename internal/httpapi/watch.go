@@ -136,6 +136,11 @@ func (a *API) refuseWatcher(w http.ResponseWriter, r *http.Request, key hub.Key,
 		}
 	case protocol.ReasonBusy:
 		w.Header().Set("Retry-After", "10")
+		if errors.Is(err, server.ErrThrottled) {
+			// Throttled guessing: 429 says "slow down", not "come back".
+			code = http.StatusTooManyRequests
+			w.Header().Set("Retry-After", "60")
+		}
 	}
 	a.metrics.watchRequests.WithLabelValues(strconv.Itoa(code)).Inc()
 	a.log.Info("http watcher refused", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "code", code, "err", err)

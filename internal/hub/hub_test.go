@@ -372,7 +372,7 @@ func TestHubRefusals(t *testing.T) {
 		{"bad join", func() error {
 			_, err := h.Subscribe(key, hub.SubscribeOptions{Password: "pw", Join: "never"})
 			return err
-		}, hub.ErrBadJoin, protocol.ReasonBadRequest, `join policy "never": want gop, keyframe or live`},
+		}, hub.ErrBadJoin, protocol.ReasonBadRequest, `unknown join policy (5 bytes): want gop, keyframe or live`},
 		{"not live", func() error {
 			_, err := h.Subscribe(hub.Key{User: "fier", Channel: "none"}, hub.SubscribeOptions{})
 			return err

@@ -28,7 +28,9 @@ func ParseJoinPolicy(s string) (JoinPolicy, error) {
 	case "", JoinGOP, JoinKeyframe, JoinLive:
 		return p, nil
 	}
-	return "", fmt.Errorf("join policy %q: want gop, keyframe or live", s)
+	// The value is not quoted: it comes from a handshake, whose fields may
+	// hold a piece of a password (see protocol's redact.go).
+	return "", fmt.Errorf("unknown join policy (%d bytes): want gop, keyframe or live", len(s))
 }
 
 // SlowPolicy says what happens to a media watcher that falls more than

@@ -89,13 +89,13 @@ func ParseRequest(text string) (Request, error) {
 	default:
 		return Request{}, fmt.Errorf("%w: unknown command %q, want watch, broadcast or token", ErrBadRequest, truncate(fields[0]))
 	}
-	for _, f := range fields[1:] {
-		if f == "" {
-			continue // tolerate "a=1,,b=2" and a trailing comma
+	for i, f := range fields {
+		if i == 0 || f == "" {
+			continue // the command; tolerate "a=1,,b=2" and a trailing comma
 		}
 		key, value, ok := strings.Cut(f, "=")
 		if !ok {
-			return Request{}, fmt.Errorf("%w: field %q is not key=value", ErrBadRequest, truncate(f))
+			return Request{}, fmt.Errorf("%w: %s is not key=value (a value cannot contain a comma)", ErrBadRequest, describeField(i, f))
 		}
 		req.Params[key] = value
 	}
@@ -125,7 +125,7 @@ func ParseRequest(text string) (Request, error) {
 	if v, ok := p[KeyAck]; ok {
 		ack, err := parseBool(v)
 		if err != nil {
-			return Request{}, fmt.Errorf("%w: %s=%q: %v", ErrBadRequest, KeyAck, truncate(v), err)
+			return Request{}, fmt.Errorf("%w: %s: %v", ErrBadRequest, describeValue(KeyAck, v), err)
 		}
 		req.Ack = ack
 	}
@@ -136,10 +136,10 @@ func ParseRequest(text string) (Request, error) {
 func ParseDelay(v string) (time.Duration, error) {
 	secs, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) {
-		return 0, fmt.Errorf("%w: %s=%q is not a number of seconds", ErrBadRequest, KeyDelay, truncate(v))
+		return 0, fmt.Errorf("%w: %s is not a number of seconds", ErrBadRequest, describeValue(KeyDelay, v))
 	}
 	if secs < 0 || secs > MaxDelay.Seconds() {
-		return 0, fmt.Errorf("%w: %s=%s is out of range 0 to %g seconds", ErrBadRequest, KeyDelay, truncate(v), MaxDelay.Seconds())
+		return 0, fmt.Errorf("%w: %s is out of range 0 to %g seconds", ErrBadRequest, describeValue(KeyDelay, v), MaxDelay.Seconds())
 	}
 	// Round, not truncate: 0.256666641 s is 256666640.99… ns in float64, and
 	// truncating would make Request.Text and ParseRequest disagree.
@@ -214,6 +214,10 @@ func formatDelay(d time.Duration) string {
 // ValidateName reports whether s is a plain user or channel name: non-empty,
 // at most MaxNameLen bytes of UTF-8, and never something a file system would
 // read as a path (no '/', '\', NUL or control characters, not "." or "..").
+// Invisible format characters (Unicode category Cf: bidi overrides such as
+// U+202E, zero-width spaces such as U+200B) and line or paragraph
+// separators are refused too: they would let one name pass for another on
+// the status page and in logs.
 func ValidateName(s string) error {
 	switch {
 	case s == "":
@@ -226,7 +230,7 @@ func ValidateName(s string) error {
 		return fmt.Errorf("%w: %q is not a name", ErrBadName, s)
 	}
 	for _, r := range s {
-		if r == '/' || r == '\\' || unicode.IsControl(r) {
+		if r == '/' || r == '\\' || isInvisible(r) {
 			return fmt.Errorf("%w: %q contains %q; use letters, digits, '-', '_' or '.'", ErrBadName, truncate(s), r)
 		}
 	}
@@ -251,16 +255,13 @@ func truncate(s string) string {
 // text is only the start of an over-long handshake and its last field, which
 // may be cut short, is ignored.
 func AckRequested(text []byte, truncated bool) bool {
-	fields := strings.Split(string(text), ",")
-	if truncated {
-		fields = fields[:len(fields)-1]
-	}
-	// The first field is the command.
-	for i := len(fields) - 1; i >= 1; i-- { // the last ack wins, as in ParseRequest
-		if k, v, ok := strings.Cut(fields[i], "="); ok && k == KeyAck {
-			ack, err := parseBool(v)
-			return err == nil && ack
-		}
-	}
-	return false
+	ack, _ := FindAck(text, truncated)
+	return ack
+}
+
+// isInvisible reports control characters (Cc), format characters (Cf) and
+// line or paragraph separators (Zl, Zp): characters that change how the
+// text around them looks rather than showing themselves.
+func isInvisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }

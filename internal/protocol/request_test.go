@@ -116,7 +116,13 @@ var badNames = []string{
 	"a\nb",
 	"a\tb",
 	"\x7f",
-	"a\u0085b", // C1 control
+	"a\u0085b",         // C1 control
+	"cam\u202egnp.exe", // RIGHT-TO-LEFT OVERRIDE: shows as "camexe.png"
+	"c\u200bam",        // ZERO WIDTH SPACE: shows as "cam"
+	"\ufeffcam",        // BYTE ORDER MARK (format character)
+	"cam\u2066",        // LEFT-TO-RIGHT ISOLATE
+	"a\u2028b",         // LINE SEPARATOR
+	"a\u2029b",         // PARAGRAPH SEPARATOR
 	strings.Repeat("a", MaxNameLen+1),
 	strings.Repeat("ö", MaxNameLen/2+1), // 256 bytes, 128 runes
 }
@@ -188,7 +194,7 @@ func TestParseRequestErrorsSayWhere(t *testing.T) {
 		{"broadcast,user=u,delay=x", "delay"},
 		{"watch,user=u,ack=2", "ack"},
 		{"watch,channel=c", "user"},
-		{"watch,user=u,junk", "junk"},
+		{"watch,user=u,junk", "field 3"},
 		{"look,user=u", "look"},
 	}
 	for _, tt := range tests {

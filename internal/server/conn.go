@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -131,11 +130,11 @@ func (c *conn) negotiateTLS() (plain bool, err error) {
 		return false, refuse(protocol.ReasonBadRequest, "this server does not speak TLS; connect without tls://",
 			errors.New("TLS client on a plain-only server"))
 	}
-	tc := tls.Server(&prefixConn{Conn: c.raw, prefix: b[:]}, s.cfg.TLS)
+	tc, classify := tlsServer(&prefixConn{Conn: c.raw, prefix: b[:]}, s.cfg.TLS)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return false, fmt.Errorf("TLS handshake: %w", err)
+		return false, fmt.Errorf("TLS handshake: %w", classify(err))
 	}
 	c.nc = tc
 	return false, nil
@@ -171,10 +170,7 @@ func (c *conn) readRequest() (protocol.Request, bool, error) {
 	}
 	n, err := protocol.ParseHeader(hdr, max)
 	if errors.Is(err, protocol.ErrFrameTooLarge) {
-		// Read as much as the limit allows, only to see whether the
-		// client wants to be told why it is refused.
-		prefix, _ := readGrowing(c.nc, max)
-		return protocol.Request{}, protocol.AckRequested(prefix, true),
+		return protocol.Request{}, c.overlongAck(max),
 			refuse(protocol.ReasonTooLarge, fmt.Sprintf("handshake is longer than the server's limit of %d bytes", max), err)
 	}
 	if err != nil {
@@ -215,7 +211,7 @@ func (c *conn) reject(req protocol.Request, ack bool, err error) {
 	if !errors.As(err, &r) {
 		// The handshake never arrived whole: nothing to answer.
 		level := slog.LevelInfo
-		if !isClosedConn(err) && !isTimeout(err) {
+		if !isClosedConn(err) && !isTimeout(err) && !errors.Is(err, errTLSPolicy) {
 			level = slog.LevelWarn
 		}
 		if isTimeout(err) && s.shuttingDown() {
@@ -241,33 +237,26 @@ func (c *conn) reject(req protocol.Request, ack bool, err error) {
 }
 
 // authenticate checks a broadcaster's (or token requester's) credentials:
-// a one-time token if it gave one, else its password. Failed attempts are
-// throttled per remote IP.
+// a one-time token if it gave one, else its password. Attempts are
+// throttled per remote address: each reserves a failure before it is
+// checked (see throttle), and every failure counts, a broken user file
+// included, so that nothing a client triggers can flood the log.
 func (c *conn) authenticate(req protocol.Request) *refusal {
 	s := c.srv
-	if !s.authFails.allowed(c.ip) {
+	done, ok := s.authFails.beginLogin(c.ip)
+	if !ok {
 		return refuse(protocol.ReasonBusy, "too many failed logins from your address; wait a minute", errors.New("auth throttled"))
 	}
-	var err error
-	if token, ok := req.Params[protocol.KeyToken]; ok && req.Command == protocol.CommandBroadcast {
-		if s.cfg.Tokens == nil {
-			err = fmt.Errorf("%w: tokens are not enabled", auth.ErrDenied)
-		} else {
-			err = s.cfg.Tokens.Redeem(req.User, token)
-		}
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
-		ctx = auth.WithAttempt(ctx, auth.Attempt{Action: string(req.Command), User: req.User, Channel: req.Channel, Remote: c.remote})
-		err = s.cfg.Auth.Authenticate(ctx, req.User, req.UserPassword)
-		cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
+	ctx = auth.WithAttempt(ctx, auth.Attempt{Action: string(req.Command), User: req.User, Channel: req.Channel, Remote: c.remote})
+	err := s.checkCredentials(ctx, req)
+	cancel()
+	done(err != nil)
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, auth.ErrDenied) {
-		s.authFails.failed(c.ip)
-	} else {
-		s.log.Error("authentication failed", "id", c.id, "user", req.User, "err", err)
+	if !errors.Is(err, auth.ErrDenied) {
+		s.authErrLog.log(s.log, slog.LevelError, "authentication failed", "id", c.id, "user", req.User, "err", err)
 	}
 	// One generic answer: the peer must not learn which part was wrong.
 	return refuse(protocol.ReasonUnauthorized, "wrong user or password", err)
@@ -327,7 +316,7 @@ func (c *conn) broadcast(req protocol.Request) {
 	if v, ok := req.Params[protocol.KeyBufsize]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if limit := int64(s.cfg.gopCache()); err != nil || n < 1 || n > limit {
-			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize=%q: want a whole number of bytes from 1 to %d", v, limit), err))
+			c.reject(req, req.Ack, refuse(protocol.ReasonBadRequest, fmt.Sprintf("bufsize= (%d bytes): want a whole number of bytes from 1 to %d", len(v), limit), nil))
 			return
 		}
 		bufsize = n

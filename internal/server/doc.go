@@ -29,6 +29,13 @@
 // server words the rest (bad frames, authentication, connection limits).
 // Every handshake is counted by its result.
 //
+// Password attempts, broadcaster logins and watchers' channel passwords
+// alike (TCP and HTTP share the watcher path), are throttled per remote
+// address and per channel; each attempt reserves its failure before the
+// password is checked, so parallel attempts cannot outrun the limit
+// (ratelimit.go). MaxConns and MaxConnsPerIP count the HTTP side's
+// connections too, through LimitListener (connlimit.go).
+//
 // # Slow watchers
 //
 // The broadcaster never writes to a watcher's socket and never waits on one

@@ -45,7 +45,9 @@ type Server struct {
 	broadcasters atomic.Int64
 	watchers     atomic.Int64
 	handshakes   map[string]*atomic.Int64 // fixed keys; read-only map
-	authFails    *ipLimiter
+	authFails    *failures
+	authErrLog   *logLimiter // server-side login failures
+	refusedLog   *logLimiter // connections refused at accept
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -71,7 +73,9 @@ func New(cfg Config) (*Server, error) {
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[*conn]struct{}),
 		perIP:      make(map[string]int),
-		authFails:  newIPLimiter(cfg.AuthFailuresPerMinute),
+		authFails:  newFailures(cfg.AuthFailuresPerMinute),
+		authErrLog: newLogLimiter(10*time.Second, 3),
+		refusedLog: newLogLimiter(10*time.Second, 3),
 		done:       make(chan struct{}),
 		handshakes: make(map[string]*atomic.Int64),
 	}
@@ -158,31 +162,20 @@ func isTemporary(err error) bool {
 func (s *Server) accept(nc net.Conn) {
 	remote := nc.RemoteAddr().String()
 	c := &conn{srv: s, nc: nc, raw: nc, id: s.nextID.Add(1), remote: remote, ip: hostOf(remote)}
-	if n := s.open.Add(1); s.cfg.MaxConns > 0 && n > int64(s.cfg.MaxConns) {
-		c.busy = fmt.Sprintf("server is at its connection limit (%d); try again later", s.cfg.MaxConns)
-	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		s.open.Add(-1)
 		nc.Close()
 		return
 	}
-	if c.busy == "" && s.cfg.MaxConnsPerIP > 0 && s.perIP[c.ip] >= s.cfg.MaxConnsPerIP {
-		c.busy = fmt.Sprintf("too many connections from %s (limit %d)", c.ip, s.cfg.MaxConnsPerIP)
-	}
-	if c.busy != "" {
-		s.open.Add(-1)
-		if s.rejecting.Add(1) > maxRejecting {
-			s.rejecting.Add(-1)
-			s.mu.Unlock()
-			s.log.Warn("connection refused", "remote", remote, "reason", c.busy)
-			s.countHandshake(string(protocol.ReasonBusy))
-			nc.Close()
-			return
-		}
-	} else {
-		s.perIP[c.ip]++
+	c.busy = s.takeSlotLocked(c.ip, false)
+	if c.busy != "" && s.rejecting.Add(1) > maxRejecting {
+		s.rejecting.Add(-1)
+		s.mu.Unlock()
+		s.refusedLog.log(s.log, slog.LevelWarn, "connection refused", "remote", remote, "reason", c.busy)
+		s.countHandshake(string(protocol.ReasonBusy))
+		nc.Close()
+		return
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
@@ -206,10 +199,7 @@ func (s *Server) forget(c *conn) {
 	if c.busy != "" {
 		s.rejecting.Add(-1)
 	} else {
-		s.open.Add(-1)
-		if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-			delete(s.perIP, c.ip)
-		}
+		s.releaseSlotLocked(c.ip, false)
 	}
 	s.mu.Unlock()
 }

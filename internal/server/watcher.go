@@ -49,6 +49,10 @@ func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 
 func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	key := hub.Key{User: req.User, Channel: req.Channel}
+	done, err := s.beginWatcherPassword(req, key)
+	if err != nil {
+		return err
+	}
 	sub, err := s.hub.Subscribe(key, hub.SubscribeOptions{
 		Join:     hub.JoinPolicy(req.Params[protocol.KeyJoin]),
 		Password: req.Password,
@@ -57,6 +61,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 		Remote:   req.Remote,
 		OnEvict:  func(hub.CloseReason) { sink.SetWriteDeadline(aLongTimeAgo) },
 	})
+	done(errors.Is(err, hub.ErrWrongPassword))
 	if err != nil {
 		return err
 	}
