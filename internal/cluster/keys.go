@@ -43,7 +43,7 @@ func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s
 func dec(tok string) (string, error) {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil {
-		return "", fmt.Errorf("%w: key token %.32q: %v", ErrMalformed, tok, err)
+		return "", fmt.Errorf("%w: key token %.32q: %w", ErrMalformed, tok, err)
 	}
 	return string(b), nil
 }
