@@ -78,7 +78,7 @@ func parseKey(key string) (kind string, names []string, err error) {
 			return "", nil, err
 		}
 		if err := protocol.ValidateName(name); err != nil {
-			return "", nil, fmt.Errorf("%w: key %.64q: %v", ErrMalformed, key, err)
+			return "", nil, fmt.Errorf("%w: key %.64q: %w", ErrMalformed, key, err)
 		}
 		names = append(names, name)
 	}
