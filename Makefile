@@ -3,6 +3,9 @@
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 FUZZTIME ?= 10s
 BIN      := bin/fstream
+# golangci-lint is pinned and built into bin/ on first use (go install).
+LINT_VERSION := v2.15.0
+LINT         := bin/golangci-lint-$(LINT_VERSION)
 
 .DEFAULT_GOAL := help
 .PHONY: help build run test bench fuzz lint clean
@@ -34,10 +37,16 @@ fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 		done; \
 	done
 
-lint: ## check formatting and go vet
+lint: $(LINT) ## gofmt, go vet, golangci-lint (with the package layers in .golangci.yml)
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	$(LINT) run ./...
+
+$(LINT):
+	@mkdir -p bin
+	GOBIN=$(CURDIR)/bin/lint-tmp go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
+	mv bin/lint-tmp/golangci-lint $(LINT) && rm -rf bin/lint-tmp
 
 .PHONY: web
 web: ## vendor mpegts.js (pinned version, sha512 checked) for the HTTP player

@@ -354,7 +354,9 @@ func (h *httpSide) stop(logger *slog.Logger, timeout time.Duration) {
 		logger.Warn("http shutdown incomplete", "err", err)
 		_ = h.srv.Close()
 	}
-	<-h.served
+	if err := <-h.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("http server stopped", "err", err)
+	}
 	h.api.Close()
 }
 

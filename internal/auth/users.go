@@ -223,7 +223,7 @@ func (d *Dir) writeHash(name, hash string, want existence) error {
 	// otherwise end up with the old password still in force.
 	verify := func(tmp string) error {
 		if err := checkHash(tmp, hash); err != nil {
-			return fmt.Errorf("%w %s: %v; edit it by hand, or delete the user and add it again", ErrUnsafeEdit, file, err)
+			return fmt.Errorf("%w %s: %w; edit it by hand, or delete the user and add it again", ErrUnsafeEdit, file, err)
 		}
 		return nil
 	}

@@ -92,7 +92,7 @@ func (p *subprocess) waitReady(ctx context.Context, timeout time.Duration) error
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%w: %s %v exited (%v)%s", ErrServerStart, p.name, p.cmd.Args, p.waitErr, p.outputText())
+			return fmt.Errorf("%w: %s %v exited (%w)%s", ErrServerStart, p.name, p.cmd.Args, p.waitErr, p.outputText())
 		case <-ctx.Done():
 			return fmt.Errorf("%w (%w)", ErrInterrupted, ctx.Err())
 		case <-t.C:

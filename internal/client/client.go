@@ -205,7 +205,7 @@ func normalizeHostPort(addr string) (string, error) {
 			}
 		} else if strings.Contains(host, ":") {
 			if _, perr := netip.ParseAddr(host); perr != nil {
-				return "", fmt.Errorf("%w: %q: %v", ErrBadAddr, addr, err)
+				return "", fmt.Errorf("%w: %q: %w", ErrBadAddr, addr, err)
 			}
 		}
 	}

@@ -202,9 +202,6 @@ func DefaultAdvertise(listen string) (string, error) {
 	return listen, nil
 }
 
-// heartbeat is how often records are rewritten: three chances per TTL.
-func (c *Config) heartbeat() time.Duration { return c.TTL / 3 }
-
 func (c *Config) tokenBucket() string { return c.Bucket + "-tokens" }
 
 // subjectPrefix starts every core NATS subject of this cluster.

@@ -99,7 +99,7 @@ func (n *Node) handleKick(data []byte) {
 	}
 	k := Key{m.User, m.Channel}
 	if err := k.Validate(); err != nil || len(m.ID) > maxKickID {
-		n.malformed("kick", 0, fmt.Errorf("%w: %v", ErrMalformed, err))
+		n.malformed("kick", 0, fmt.Errorf("%w: %w", ErrMalformed, err))
 		return
 	}
 	n.metrics.KicksReceived.Add(1)

@@ -175,7 +175,7 @@ func (n *Node) Release(ctx context.Context, c Claim) error {
 // an error wrapping ErrDirectoryUnreachable.
 func (n *Node) Lookup(ctx context.Context, k Key) (Entry, error) {
 	if err := k.Validate(); err != nil {
-		return Entry{}, fmt.Errorf("%w: %v", ErrNotFound, err)
+		return Entry{}, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	ctx, cancel, err := n.begin(ctx)
 	if err != nil {

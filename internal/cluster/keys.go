@@ -43,7 +43,7 @@ func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s
 func dec(tok string) (string, error) {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil {
-		return "", fmt.Errorf("%w: key token %.32q: %v", ErrMalformed, tok, err)
+		return "", fmt.Errorf("%w: key token %.32q: %w", ErrMalformed, tok, err)
 	}
 	return string(b), nil
 }
@@ -78,7 +78,7 @@ func parseKey(key string) (kind string, names []string, err error) {
 			return "", nil, err
 		}
 		if err := protocol.ValidateName(name); err != nil {
-			return "", nil, fmt.Errorf("%w: key %.64q: %v", ErrMalformed, key, err)
+			return "", nil, fmt.Errorf("%w: key %.64q: %w", ErrMalformed, key, err)
 		}
 		names = append(names, name)
 	}

@@ -118,7 +118,7 @@ func decodeJSON(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if d.More() {
 		return fmt.Errorf("%w: trailing data", ErrMalformed)
@@ -162,10 +162,10 @@ func decodeEntry(key string, rev uint64, data []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: record for %q/%q under key of %q/%q", ErrMalformed, w.User, w.Channel, names[0], names[1])
 	}
 	if err := protocol.ValidateName(w.Node); err != nil {
-		return Entry{}, fmt.Errorf("%w: origin node: %v", ErrMalformed, err)
+		return Entry{}, fmt.Errorf("%w: origin node: %w", ErrMalformed, err)
 	}
 	if err := CheckAdvertise(w.Addr); err != nil {
-		return Entry{}, fmt.Errorf("%w: origin address: %v", ErrMalformed, err)
+		return Entry{}, fmt.Errorf("%w: origin address: %w", ErrMalformed, err)
 	}
 	if err := checkSession(w.Session); err != nil {
 		return Entry{}, err
@@ -207,7 +207,7 @@ func decodeNode(key string, data []byte) (NodeInfo, error) {
 		return NodeInfo{}, fmt.Errorf("%w: node record %q under key of %q", ErrMalformed, w.Name, names[0])
 	}
 	if err := CheckAdvertise(w.Addr); err != nil {
-		return NodeInfo{}, fmt.Errorf("%w: node address: %v", ErrMalformed, err)
+		return NodeInfo{}, fmt.Errorf("%w: node address: %w", ErrMalformed, err)
 	}
 	if err := checkSession(w.Session); err != nil {
 		return NodeInfo{}, err

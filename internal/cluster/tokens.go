@@ -70,7 +70,7 @@ func (n *Node) RedeemToken(ctx context.Context, user, token string) error {
 
 func (n *Node) redeemToken(ctx context.Context, user, token string) error {
 	if err := protocol.ValidateName(user); err != nil {
-		return fmt.Errorf("%w: user: %v", auth.ErrTokenInvalid, err)
+		return fmt.Errorf("%w: user: %w", auth.ErrTokenInvalid, err)
 	}
 	ctx, cancel, err := n.begin(ctx)
 	if err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -20,8 +21,8 @@ func FuzzParse(f *testing.F) {
 		file, err := Parse("fuzz.ini", []byte(text))
 		if err != nil {
 			for _, e := range flatten(err) {
-				ce, ok := e.(*Error)
-				if !ok {
+				var ce *Error
+				if !errors.As(e, &ce) {
 					t.Fatalf("%T %v is no *Error", e, e)
 				}
 				// These mean that scan and ini.v1 read the text
@@ -51,7 +52,7 @@ func FuzzParse(f *testing.F) {
 
 // flatten splits joined errors; an *Error is one problem.
 func flatten(err error) []error {
-	if _, ok := err.(*Error); ok {
+	if _, ok := err.(*Error); ok { //nolint:errorlint // this very error, not one it wraps
 		return []error{err}
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,7 +19,7 @@ import (
 )
 
 func TestNewRequiresServer(t *testing.T) {
-	if _, err := New(Config{}); err != ErrNoServer {
+	if _, err := New(Config{}); !errors.Is(err, ErrNoServer) {
 		t.Fatalf("New without a server: %v, want ErrNoServer", err)
 	}
 }
@@ -297,8 +298,8 @@ func TestKick(t *testing.T) {
 }
 
 func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // clock is an injectable time source for the sampler and uptimes.

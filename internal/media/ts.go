@@ -221,15 +221,15 @@ func (t *tsParser) packet(pk []byte, at int64) {
 	if afc&1 != 0 {
 		payload = pk[off:]
 	}
-	switch {
-	case pid == pidPAT:
+	switch pid {
+	case pidPAT:
 		if payload != nil {
 			t.patCC = pk[3] & 0x0f
 		}
 		if pusi {
 			t.parsePAT(pk, off, payload)
 		}
-	case pid == t.pmtPID:
+	case t.pmtPID:
 		if payload != nil {
 			t.pmtCC = pk[3] & 0x0f
 		}

@@ -125,7 +125,7 @@ func ParseRequest(text string) (Request, error) {
 	if v, ok := p[KeyAck]; ok {
 		ack, err := parseBool(v)
 		if err != nil {
-			return Request{}, fmt.Errorf("%w: %s: %v", ErrBadRequest, describeValue(KeyAck, v), err)
+			return Request{}, fmt.Errorf("%w: %s: %w", ErrBadRequest, describeValue(KeyAck, v), err)
 		}
 		req.Ack = ack
 	}

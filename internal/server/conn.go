@@ -193,7 +193,7 @@ func (c *conn) readRequest() (protocol.Request, bool, error) {
 func readGrowing(r io.Reader, n int) ([]byte, error) {
 	var buf bytes.Buffer
 	k, err := io.CopyN(&buf, r, int64(n))
-	if err == io.EOF && k < int64(n) {
+	if errors.Is(err, io.EOF) && k < int64(n) {
 		err = io.ErrUnexpectedEOF
 	}
 	return buf.Bytes(), err
@@ -367,7 +367,7 @@ func (c *conn) watch(req protocol.Request) {
 	s := c.srv
 	if n := s.cfg.WatcherSendBuffer; n > 0 {
 		if tc, ok := c.raw.(*net.TCPConn); ok {
-			tc.SetWriteBuffer(n)
+			_ = tc.SetWriteBuffer(n) // best effort: the kernel clamps it to its limits
 		}
 	}
 	err := s.serveWatcher(context.Background(), WatchRequest{
@@ -394,7 +394,7 @@ func (c *conn) watch(req protocol.Request) {
 		// buffer (megabytes) are useless to a watcher that fell behind,
 		// and must not linger on the server after we let go.
 		if tc, ok := c.raw.(interface{ SetLinger(int) error }); ok {
-			tc.SetLinger(0)
+			_ = tc.SetLinger(0) // the close below still happens
 		}
 	}
 }
