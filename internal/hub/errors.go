@@ -65,6 +65,7 @@ func (e *JoinError) Unwrap() error { return e.Err }
 // reason a peer is given and a message it can act on. TCP status frames,
 // HTTP answers and the handshake counters all take them from here (through
 // ReasonOf). detail completes the message of ErrBadJoin.
+//
 //nolint:errorlint // called with the sentinels themselves, never wrapped
 func (h *Hub) refusal(err error, key Key, detail string) *JoinError {
 	e := &JoinError{Err: err}
