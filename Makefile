@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 BIN      := bin/fstream
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test bench fuzz lint clean
+.PHONY: help build run test bench fuzz soak lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,10 @@ bench: ## Go benchmarks, then the fstream bench --suite performance table (under
 	go test -run='^$$' -bench=. -benchmem -benchtime=200ms ./internal/...
 	@$(MAKE) --no-print-directory build
 	./$(BIN) bench --suite
+
+SOAK ?= 5m
+soak: ## churn clients against a real server for SOAK (default 5m); fails if it leaks
+	FSTREAM_SOAK=$(SOAK) go test -race -count=1 -run '^TestSoak$$' -v -timeout 3h ./e2e/
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	@set -e; for pkg in $$(go list ./...); do \
