@@ -42,6 +42,16 @@ type Config struct {
 	DefaultJoin JoinPolicy
 	// SlowPolicy is what happens to a media watcher past MaxLag.
 	SlowPolicy SlowPolicy
+	// JoinTimeout bounds how long a watcher waits for a join point: a
+	// watcher that found none by then starts at the stream's fallback
+	// point (media.Tracker.FallbackPoint), which is counted and logged
+	// once per channel. Zero means it waits for a join point however long.
+	JoinTimeout time.Duration
+	// IdleTick, if positive, makes Next return ErrIdle to a watcher that
+	// has had nothing to write for about this long (one hub-wide tick, so
+	// between zero and IdleTick), so that its goroutine can check whether
+	// its peer is still there. Zero means Next waits for bytes however long.
+	IdleTick time.Duration
 	// Clock is the hub's time; nil means real time.
 	Clock Clock
 }
@@ -56,11 +66,17 @@ type Hub struct {
 
 	bytesIn, bytesOut   atomic.Int64
 	skips, skippedBytes atomic.Int64
+	fallbacks           atomic.Int64
 	evictions           map[CloseReason]*atomic.Int64 // fixed keys; read-only map
+	// tick is closed and replaced every IdleTick: sleeping watchers wait on
+	// it beside their channel's wake-up, so idle watchers need no timer
+	// each. Nil when IdleTick is zero.
+	tick atomic.Pointer[chan struct{}]
 
-	mu       sync.Mutex
-	channels map[Key]*Channel
-	closed   bool
+	mu        sync.Mutex
+	channels  map[Key]*Channel
+	closed    bool
+	tickTimer Timer
 }
 
 // New returns an empty hub.
@@ -72,7 +88,34 @@ func New(cfg Config) *Hub {
 	for _, r := range CloseReasons {
 		h.evictions[r] = new(atomic.Int64)
 	}
+	if cfg.IdleTick > 0 {
+		tick := make(chan struct{})
+		h.tick.Store(&tick)
+		h.mu.Lock()
+		h.tickTimer = cfg.Clock.AfterFunc(cfg.IdleTick, h.onTick)
+		h.mu.Unlock()
+	}
 	return h
+}
+
+// onTick wakes every watcher sleeping in Next (the tick timer calls it).
+func (h *Hub) onTick() {
+	next := make(chan struct{})
+	close(*h.tick.Swap(&next))
+	h.mu.Lock()
+	if !h.closed {
+		h.tickTimer.Reset(h.cfg.IdleTick)
+	}
+	h.mu.Unlock()
+}
+
+// idleTick returns the channel the current tick closes; nil (never ready)
+// when IdleTick is zero.
+func (h *Hub) idleTick() <-chan struct{} {
+	if p := h.tick.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // PublishOptions are a broadcaster's settings.
@@ -197,6 +240,9 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
+	if h.tickTimer != nil {
+		h.tickTimer.Stop()
+	}
 	chans := h.channels
 	h.channels = make(map[Key]*Channel)
 	h.mu.Unlock()
