@@ -91,6 +91,8 @@ func New(cfg Config) (*Server, error) {
 		GOPCache:    cfg.gopCache(),
 		DefaultJoin: cfg.DefaultJoin,
 		SlowPolicy:  cfg.SlowPolicy,
+		JoinTimeout: cfg.JoinTimeout,
+		IdleTick:    watcherIdleCheck,
 	})
 	return s, nil
 }

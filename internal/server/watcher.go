@@ -89,7 +89,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	case ctx.Err() != nil:
 		log.Info("watcher cancelled", attrs...)
 	case isClosedConn(err):
-		log.Info("watcher left", append(attrs, "err", err)...)
+		log.Info("watcher left", attrs...) // a normal end: no error to show
 	default:
 		log.Warn("watcher failed", append(attrs, "err", err)...)
 	}
@@ -116,7 +116,8 @@ func needNewDeadline(want, set time.Time) bool {
 
 // pump writes the channel to the sink until the channel ends, the hub
 // evicts the watcher, or a write fails. Each batch is one writev on a TCP
-// connection.
+// connection. While there is nothing to write it probes the sink at each
+// idle tick, so that a peer that hung up is let go at once.
 func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 	flusher, _ := sink.(interface{ Flush() error })
 	var iov [3][]byte
@@ -127,6 +128,13 @@ func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 	for {
 		batch, deadline, err := sub.DoneNext(written, iov[:0], maxBatch)
 		written = 0
+		if errors.Is(err, hub.ErrIdle) {
+			// Nothing to write for a while: has the peer hung up?
+			if err := probe(sink); err != nil {
+				return total, err
+			}
+			continue
+		}
 		if err != nil {
 			return total, err
 		}
@@ -140,7 +148,7 @@ func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 			}
 		}
 		bufs = batch
-		n, err := bufs.WriteTo(sink)
+		n, err := writeBatch(sink, &bufs)
 		if err == nil && flusher != nil {
 			err = flusher.Flush()
 		}
