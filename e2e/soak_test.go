@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,18 +83,27 @@ func TestSoak(t *testing.T) {
 	tick.Stop()
 	wg.Wait()
 
-	// Give the server soakSettle to notice the last hang-ups, then compare.
+	// Give the server soakSettle to notice the last hang-ups, then compare;
+	// meanwhile note when it was first back within the margins.
 	var after serverSample
-	deadline := time.Now().Add(soakSettle)
+	stopped := time.Now()
+	back := "never"
 	for {
 		after = sampleServer(t, httpAddr)
-		if after.within(start) || time.Now().After(deadline) {
+		if back == "never" && after.within(start) {
+			back = time.Since(stopped).Round(time.Millisecond).String()
+		}
+		if time.Since(stopped) >= soakSettle {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Logf("soak %v, %d workers: %s", d, soakWorkers, counts.String())
-	t.Logf("soak server: start %s; peak %s; %v after churn %s", start, peak, soakSettle, after)
+	t.Logf("soak server: start %s; peak %s; %v after the churn %s (back within the margins after %s)",
+		start, peak, soakSettle, after, back)
+	for _, ch := range soakChannels {
+		t.Logf("soak joins of %s: %s", ch, counts.joinTimes(ch))
+	}
 	if !after.within(start) {
 		t.Errorf("server did not give back what the churn took: start %s, after %s (margins: %d fds, %d goroutines, %d MiB RSS)",
 			start, after, soakFDMargin, soakGoMargin, soakRSSGrowth>>20)
@@ -219,6 +229,31 @@ func sampleServer(t *testing.T, httpAddr string) serverSample {
 // soakCounts counts what the churn did.
 type soakCounts struct {
 	watched, stalled, reset, http, garbage, bytes atomic.Int64
+
+	mu    sync.Mutex
+	joins map[string][]time.Duration // TCP watchers' time from dialling to their first byte, by channel
+}
+
+func (c *soakCounts) joined(channel string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.joins == nil {
+		c.joins = make(map[string][]time.Duration)
+	}
+	c.joins[channel] = append(c.joins[channel], d)
+}
+
+// joinTimes summarises the time to first byte of a channel's watchers.
+func (c *soakCounts) joinTimes(channel string) string {
+	c.mu.Lock()
+	d := slices.Clone(c.joins[channel])
+	c.mu.Unlock()
+	if len(d) == 0 {
+		return "no watcher got a byte"
+	}
+	slices.Sort(d)
+	q := func(f float64) time.Duration { return d[int(f*float64(len(d)-1))].Round(time.Millisecond) }
+	return fmt.Sprintf("first byte after median %v, p95 %v, max %v (%d watchers)", q(0.5), q(0.95), d[len(d)-1].Round(time.Millisecond), len(d))
 }
 
 func (c *soakCounts) String() string {
@@ -257,6 +292,7 @@ func churn(ctx context.Context, addr, httpAddr string, seed uint64, counts *soak
 // watchTCP watches channel for hold, reading unless stall, then closes
 // (with a reset if reset).
 func watchTCP(ctx context.Context, addr, channel string, hold time.Duration, stall, reset bool, counts *soakCounts) {
+	dialled := time.Now()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return
@@ -279,8 +315,16 @@ func watchTCP(ctx context.Context, addr, channel string, hold time.Duration, sta
 		return
 	}
 	c.SetReadDeadline(until)
-	n, _ := io.Copy(io.Discard, c)
-	counts.bytes.Add(n)
+	buf := make([]byte, 32<<10)
+	n, err := c.Read(buf)
+	if n > 0 {
+		counts.joined(channel, time.Since(dialled))
+	}
+	if err == nil {
+		m, _ := io.Copy(io.Discard, c)
+		n += int(m)
+	}
+	counts.bytes.Add(int64(n))
 }
 
 func watchHTTP(ctx context.Context, httpAddr, channel string, hold time.Duration, counts *soakCounts) {
