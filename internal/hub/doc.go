@@ -31,9 +31,10 @@
 //     prefix and at most two spans of the ring), writes them, and reports
 //     how many bytes it wrote with the next call (subscription.go).
 //   - A watcher with nothing to write sleeps on its channel's wake-up and
-//     on the hub's idle tick (IdleTick): one channel closed and replaced
-//     every tick for all watchers, so no timer per watcher. At the tick
-//     Next returns ErrIdle, and the caller checks that its peer is still
+//     on the hub's idle tick (IdleTick): a channel closed every tick for
+//     all watchers, so no timer per watcher; one going to sleep waits for
+//     the tick after next, so one that waits for the next chunk of a live
+//     stream is not woken. At the tick Next returns ErrIdle, and the caller checks that its peer is still
 //     there (a hung-up watcher of a silent channel is noticed) before it
 //     calls again; a waiting watcher past its join timeout takes the
 //     fallback point then, even if the channel is silent.

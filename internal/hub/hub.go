@@ -48,9 +48,9 @@ type Config struct {
 	// once per channel. Zero means it waits for a join point however long.
 	JoinTimeout time.Duration
 	// IdleTick, if positive, makes Next return ErrIdle to a watcher that
-	// has had nothing to write for about this long (one hub-wide tick, so
-	// between zero and IdleTick), so that its goroutine can check whether
-	// its peer is still there. Zero means Next waits for bytes however long.
+	// has had nothing to write for one to two IdleTicks (hub-wide ticks),
+	// so that its goroutine can check whether its peer is still there.
+	// Zero means Next waits for bytes however long.
 	IdleTick time.Duration
 	// Clock is the hub's time; nil means real time.
 	Clock Clock
@@ -68,10 +68,13 @@ type Hub struct {
 	skips, skippedBytes atomic.Int64
 	fallbacks           atomic.Int64
 	evictions           map[CloseReason]*atomic.Int64 // fixed keys; read-only map
-	// tick is closed and replaced every IdleTick: sleeping watchers wait on
-	// it beside their channel's wake-up, so idle watchers need no timer
-	// each. Nil when IdleTick is zero.
-	tick atomic.Pointer[chan struct{}]
+	// tick holds the channels closed at the next two idle ticks (nil when
+	// IdleTick is zero). A watcher going to sleep waits on the later one
+	// beside its channel's wake-up: it sleeps one to two ticks before
+	// ErrIdle, so a watcher that only waits for the next chunk of a live
+	// stream is never woken by the tick, and idle watchers need no timer
+	// each.
+	tick atomic.Pointer[ticks]
 
 	mu        sync.Mutex
 	channels  map[Key]*Channel
@@ -89,8 +92,7 @@ func New(cfg Config) *Hub {
 		h.evictions[r] = new(atomic.Int64)
 	}
 	if cfg.IdleTick > 0 {
-		tick := make(chan struct{})
-		h.tick.Store(&tick)
+		h.tick.Store(&ticks{next: make(chan struct{}), later: make(chan struct{})})
 		h.mu.Lock()
 		h.tickTimer = cfg.Clock.AfterFunc(cfg.IdleTick, h.onTick)
 		h.mu.Unlock()
@@ -98,10 +100,15 @@ func New(cfg Config) *Hub {
 	return h
 }
 
-// onTick wakes every watcher sleeping in Next (the tick timer calls it).
+// ticks are the channels closed at the next idle tick and at the one after.
+type ticks struct{ next, later chan struct{} }
+
+// onTick wakes the watchers that have slept in Next since before the last
+// tick (the tick timer calls it; only it changes h.tick).
 func (h *Hub) onTick() {
-	next := make(chan struct{})
-	close(*h.tick.Swap(&next))
+	t := h.tick.Load()
+	h.tick.Store(&ticks{next: t.later, later: make(chan struct{})})
+	close(t.next)
 	h.mu.Lock()
 	if !h.closed {
 		h.tickTimer.Reset(h.cfg.IdleTick)
@@ -109,11 +116,12 @@ func (h *Hub) onTick() {
 	h.mu.Unlock()
 }
 
-// idleTick returns the channel the current tick closes; nil (never ready)
-// when IdleTick is zero.
+// idleTick returns the channel a watcher going to sleep now waits on for
+// its idle check, closed in one to two ticks; nil (never ready) when
+// IdleTick is zero.
 func (h *Hub) idleTick() <-chan struct{} {
-	if p := h.tick.Load(); p != nil {
-		return *p
+	if t := h.tick.Load(); t != nil {
+		return t.later
 	}
 	return nil
 }

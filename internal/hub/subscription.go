@@ -101,14 +101,14 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		}
 		c.sleepers = true
 		s.asleep = true
-		wake := c.wake
+		wake, tick := c.wake, c.hub.idleTick()
 		c.mu.Unlock()
 		c.emit(ev)
 		ev = event{}
 		select {
 		case <-wake:
 		case <-s.quit:
-		case <-c.hub.idleTick():
+		case <-tick:
 			// asleep stays set until the next call: the watcher is still
 			// caught up, not stalled.
 			return nil, time.Time{}, ErrIdle
