@@ -13,7 +13,9 @@ import (
 
 // Sink is where a watcher's bytes go: a TCP connection or an HTTP response.
 // Writes to it come from one goroutine; SetWriteDeadline may be called from
-// another to interrupt a blocked write.
+// another to interrupt a blocked write. A Sink that is also a Prober is
+// probed while nothing is written to it, so that a peer that hung up is
+// let go at once.
 type Sink interface {
 	io.Writer
 	SetWriteDeadline(t time.Time) error
