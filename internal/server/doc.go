@@ -46,7 +46,7 @@
 // A watcher sends nothing after its handshake, so a watcher that hangs up
 // is seen when a write to it fails. While nothing is written to it (its
 // channel is silent, or it waits for a keyframe) the hub's idle tick makes
-// its goroutine return from the hub every 0.5 to 1 s and read its socket
+// its goroutine return from the hub every 0.4 to 0.8 s and read its socket
 // without blocking (probe.go): a close or a reset ends the watcher at once,
 // logged as "watcher left". No goroutine or timer per watcher is added. An
 // HTTP watcher's request context is cancelled by net/http when its client

@@ -16,7 +16,7 @@ import (
 
 // watcherIdleCheck is how often a watcher with nothing to write checks
 // that its peer is still there: the hub's idle tick.
-const watcherIdleCheck = 500 * time.Millisecond
+const watcherIdleCheck = 400 * time.Millisecond
 
 // Prober is a Sink that can tell, without blocking, whether its peer has
 // hung up.
