@@ -32,12 +32,14 @@
 //     how many bytes it wrote with the next call (subscription.go).
 //   - A watcher with nothing to write sleeps on its channel's wake-up and
 //     on the hub's idle tick (IdleTick): a channel closed every tick for
-//     all watchers, so no timer per watcher; one going to sleep waits for
-//     the tick after next, so one that waits for the next chunk of a live
-//     stream is not woken. At the tick Next returns ErrIdle, and the caller checks that its peer is still
-//     there (a hung-up watcher of a silent channel is noticed) before it
-//     calls again; a waiting watcher past its join timeout takes the
-//     fallback point then, even if the channel is silent.
+//     all watchers, so no timer per watcher. A watcher gets ErrIdle one to
+//     two ticks after it last wrote, however often new chunks wake it
+//     meanwhile (a waiting one), and one that waits for the next chunk of
+//     a live stream is not woken at all. At ErrIdle the caller checks that
+//     its peer is still there (a hung-up watcher of a silent channel, or
+//     one waiting for a keyframe, is noticed) before it calls again; a
+//     waiting watcher past its join timeout takes the fallback point then,
+//     even if the channel is silent.
 //   - When the ring is full the broadcaster grows it (up to Config.Buffer),
 //     then drops the GOP kept for joins, then waits for the slowest watcher:
 //     TCP flow control end to end, so a file piped at full speed arrives

@@ -69,11 +69,11 @@ type Hub struct {
 	fallbacks           atomic.Int64
 	evictions           map[CloseReason]*atomic.Int64 // fixed keys; read-only map
 	// tick holds the channels closed at the next two idle ticks (nil when
-	// IdleTick is zero). A watcher going to sleep waits on the later one
-	// beside its channel's wake-up: it sleeps one to two ticks before
-	// ErrIdle, so a watcher that only waits for the next chunk of a live
-	// stream is never woken by the tick, and idle watchers need no timer
-	// each.
+	// IdleTick is zero). A sleeping watcher waits on one of them beside its
+	// channel's wake-up, chosen so that it gets ErrIdle after one to two
+	// ticks with nothing to write: a watcher that only waits for the next
+	// chunk of a live stream is never woken by the tick, and idle watchers
+	// need no timer each.
 	tick atomic.Pointer[ticks]
 
 	mu        sync.Mutex
@@ -92,7 +92,7 @@ func New(cfg Config) *Hub {
 		h.evictions[r] = new(atomic.Int64)
 	}
 	if cfg.IdleTick > 0 {
-		h.tick.Store(&ticks{next: make(chan struct{}), later: make(chan struct{})})
+		h.tick.Store(&ticks{next: make(chan struct{}), later: make(chan struct{}), gen: 1})
 		h.mu.Lock()
 		h.tickTimer = cfg.Clock.AfterFunc(cfg.IdleTick, h.onTick)
 		h.mu.Unlock()
@@ -100,14 +100,18 @@ func New(cfg Config) *Hub {
 	return h
 }
 
-// ticks are the channels closed at the next idle tick and at the one after.
-type ticks struct{ next, later chan struct{} }
+// ticks are the channels closed at the next idle tick and at the one
+// after, and the number of the current tick interval.
+type ticks struct {
+	next, later chan struct{}
+	gen         uint64
+}
 
 // onTick wakes the watchers that have slept in Next since before the last
 // tick (the tick timer calls it; only it changes h.tick).
 func (h *Hub) onTick() {
 	t := h.tick.Load()
-	h.tick.Store(&ticks{next: t.later, later: make(chan struct{})})
+	h.tick.Store(&ticks{next: t.later, later: make(chan struct{}), gen: t.gen + 1})
 	close(t.next)
 	h.mu.Lock()
 	if !h.closed {
@@ -116,14 +120,24 @@ func (h *Hub) onTick() {
 	h.mu.Unlock()
 }
 
-// idleTick returns the channel a watcher going to sleep now waits on for
-// its idle check, closed in one to two ticks; nil (never ready) when
-// IdleTick is zero.
-func (h *Hub) idleTick() <-chan struct{} {
-	if t := h.tick.Load(); t != nil {
-		return t.later
+// idleTick returns the channel a watcher going to sleep waits on for its
+// idle check; nil (never ready) when IdleTick is zero. *since is the tick
+// interval since which the watcher has had nothing to write (0: none yet,
+// then it is set to the current one). One idle since an earlier interval
+// waits for the next tick, one idle since this one for the tick after: so
+// a watcher woken often (a waiting one, by every chunk) still gets ErrIdle
+// one to two ticks after it last wrote.
+func (h *Hub) idleTick(since *uint64) <-chan struct{} {
+	t := h.tick.Load()
+	switch {
+	case t == nil:
+		return nil
+	case *since == 0:
+		*since = t.gen
+	case *since < t.gen:
+		return t.next
 	}
-	return nil
+	return t.later
 }
 
 // PublishOptions are a broadcaster's settings.

@@ -18,6 +18,7 @@ type Subscription struct {
 	idx          int           // index in ch.subs; -1 once removed
 	lastProgress time.Duration // last write, or when it last found new bytes after catching up
 	asleep       bool          // caught up and waiting in Next
+	idleFrom     uint64        // idle tick interval since which it has had nothing to write; 0 = none
 	sent         int64
 	skipped      int64
 	err          error
@@ -70,9 +71,10 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 	}
 	if s.asleep {
 		// Back after ErrIdle: as after a wake-up, its stall clock starts
-		// when it runs again.
+		// when it runs again; its next idle check is a tick or two away.
 		s.asleep = false
 		s.lastProgress = c.since()
+		s.idleFrom = 0
 	}
 	var ev event // to log once unlocked
 	for {
@@ -101,7 +103,7 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		}
 		c.sleepers = true
 		s.asleep = true
-		wake, tick := c.wake, c.hub.idleTick()
+		wake, tick := c.wake, c.hub.idleTick(&s.idleFrom)
 		c.mu.Unlock()
 		c.emit(ev)
 		ev = event{}
@@ -160,6 +162,7 @@ func (s *Subscription) doneLocked(n int) {
 	}
 	s.cursor += int64(n)
 	s.lastProgress = c.since()
+	s.idleFrom = 0
 }
 
 // Stopped is closed when the subscription ends (eviction, Close, or the

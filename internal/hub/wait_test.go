@@ -313,6 +313,49 @@ func TestHubIdleTick(t *testing.T) {
 	}
 }
 
+// TestHubIdleWhileWaiting: a watcher waiting for a keyframe is woken by
+// every chunk, yet still gets ErrIdle, so that its caller can see whether
+// it hung up. (The server's hang-up test shows that this comes within a
+// tick or two in real time.)
+func TestHubIdleWhileWaiting(t *testing.T) {
+	const tick = 500 * time.Millisecond
+	data, joins := readTS(t)
+	h, clk := newTestHub(func(c *hub.Config) {
+		c.IdleTick = tick
+		c.GOPCache = 1 << 20
+	})
+	defer h.Close()
+	key := hub.Key{User: "fier", Channel: "cam"}
+	f := startFeeder(t, h, key, publish(t, h, key, hub.PublishOptions{}))
+	defer f.end()
+	f.feed(data[:joins[1]+tsPacket])
+	sub := subscribe(t, h, key, hub.SubscribeOptions{ID: 1, Join: hub.JoinKeyframe})
+	res := make(chan error, 1)
+	go func() {
+		_, _, err := sub.Next(nil, 1<<10)
+		res <- err
+	}()
+	// A null packet every 100 ms: chunks, and never a keyframe.
+	null := append([]byte{0x47, 0x1f, 0xff, 0x10}, bytes.Repeat([]byte{0xff}, tsPacket-4)...)
+	var err error
+	waitUntil(t, "Next to return", func() bool {
+		f.feed(null)
+		clk.Advance(tick / 5)
+		select {
+		case err = <-res:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(err, hub.ErrIdle) {
+		t.Fatalf("waiting watcher's Next = %v, want ErrIdle", err)
+	}
+	if !waiting(t, f.ch, 1) {
+		t.Fatal("the watcher stopped waiting without a keyframe")
+	}
+}
+
 // TestHubDelayIsNotLag: with a delay as long as MaxLag, a watcher that
 // takes the bytes as soon as they are released is never evicted (their lag
 // clock starts at the release, not at their arrival); one that stops

@@ -54,7 +54,7 @@ func TestIdleWatchersHangUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := servertest.Start(t, func(c *server.Config) {
-		c.MaxConnsPerIP = 2 * hangUps
+		c.MaxConnsPerIP = 2*hangUps + 10
 		c.JoinTimeout = time.Hour // the waiting watchers keep waiting
 		c.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
 	})
@@ -63,20 +63,52 @@ func TestIdleWatchersHangUp(t *testing.T) {
 	if _, err := nokey.Write(tsNulls(64)); err != nil {
 		t.Fatal(err)
 	}
-	servertest.WaitFor(t, "the format of channel nokey", func() bool {
-		return ts.Channel("fier", "nokey").Stats().Media.Format == "mpegts"
-	})
+	live := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=nokeylive")
+	feedNulls(t, live)
+	for _, ch := range []string{"nokey", "nokeylive"} {
+		servertest.WaitFor(t, "the format of channel "+ch, func() bool {
+			return ts.Channel("fier", ch).Stats().Media.Format == "mpegts"
+		})
+	}
 	clientTLS := &tls.Config{RootCAs: certstest.Pool(cert), ServerName: "127.0.0.1"}
 	for _, tc := range []struct {
 		name, channel, join string
 	}{
 		{"silent channel", "silent", "gop"},
 		{"waiting for a keyframe", "nokey", "keyframe"},
+		// Woken by every chunk, a waiting watcher must still check.
+		{"waiting for a keyframe on a live channel", "nokeylive", "keyframe"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testHangUps(t, ts, clientTLS, tc.channel, tc.join)
 		})
 	}
+}
+
+// feedNulls sends a TS null packet to b every 10 ms until the test ends:
+// a live channel without a keyframe.
+func feedNulls(t *testing.T, b net.Conn) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+	})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				b.SetWriteDeadline(time.Now().Add(servertest.IOTimeout))
+				if _, err := b.Write(tsNulls(1)); err != nil {
+					return
+				}
+			}
+		}
+	}()
 }
 
 // testHangUps connects hangUps watchers of channel (every tenth over TLS),
