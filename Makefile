@@ -8,7 +8,7 @@ LINT_VERSION := v2.15.0
 LINT         := bin/golangci-lint-$(LINT_VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test bench fuzz lint clean
+.PHONY: help build run test bench fuzz soak lint clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,6 +28,10 @@ bench: ## Go benchmarks, then the performance suite; any FAIL fails (about 2 min
 	@$(MAKE) --no-print-directory build
 	CGO_ENABLED=0 go build -trimpath -o bin/fstream-suite ./internal/bench/cmd/suite
 	./bin/fstream-suite --strict --fstream $(BIN)
+
+SOAK ?= 5m
+soak: ## churn clients against a real server for SOAK (default 5m); fails if it leaks
+	FSTREAM_SOAK=$(SOAK) go test -race -count=1 -run '^TestSoak$$' -v -timeout 3h ./e2e/
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	@set -e; for pkg in $$(go list ./...); do \

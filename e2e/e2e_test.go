@@ -349,19 +349,7 @@ var httpListenRE = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
 // stream itself over HTTP, next to the TCP protocol.
 func TestBinaryHTTP(t *testing.T) {
 	srv := serve(t, "--http", "127.0.0.1:0")
-	var web string
-	deadline := time.Now().Add(20 * time.Second)
-	for web == "" && time.Now().Before(deadline) {
-		srv.mu.Lock()
-		if m := httpListenRE.FindStringSubmatch(srv.logs.String()); m != nil {
-			web = "http://" + m[1]
-		}
-		srv.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
-	}
-	if web == "" {
-		t.Fatal("no http listening line in the server log")
-	}
+	web := "http://" + srv.httpAddr(t)
 	get := func(path string) (int, string) {
 		resp, err := http.Get(web + path)
 		if err != nil {

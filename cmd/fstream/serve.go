@@ -147,6 +147,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.IntVar(&c.WatcherSendBuffer, "watcher-sndbuf", c.WatcherSendBuffer, "kernel send buffer of each watcher socket in `BYTES` (0: kernel autotuning)")
 	fl.IntVar(&c.GOPCache, "gop-cache", c.GOPCache, "`BYTES` of the latest group of pictures kept for joining watchers (at most half the channel buffer)")
 	fl.Var(newChoiceValue(&opts.Join, string(c.DefaultJoin), string(hub.JoinGOP), string(hub.JoinKeyframe), string(hub.JoinLive)), "join", "where watchers start in a media stream: gop, keyframe or live")
+	fl.DurationVar(&c.JoinTimeout, "join-timeout", c.JoinTimeout, "how long a watcher waits for a keyframe to start at before it starts at the safest boundary the stream offers")
 	fl.Var(newChoiceValue(&opts.SlowPolicy, string(c.SlowPolicy), string(hub.SlowSkip), string(hub.SlowDisconnect)), "slow-policy", "what happens to a media watcher past --max-lag: skip (to the newest keyframe) or disconnect")
 	fl.StringVar(&opts.TLSCert, "tls-cert", "", "PEM `FILE` of the TLS certificate chain; TLS and plain clients share --listen")
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "PEM `FILE` of the TLS private key")

@@ -425,7 +425,7 @@ func TestChannelJSONGolden(t *testing.T) {
 	infos := []hub.Info{
 		{
 			Key:       hub.Key{User: "jörg", Channel: "cam 1"},
-			Stats:     hub.Stats{BytesIn: 1 << 20, BytesOut: 3 << 20, Watchers: 2, Live: true, Buffered: 4096, Capacity: 256 << 10},
+			Stats:     hub.Stats{BytesIn: 1 << 20, BytesOut: 3 << 20, Watchers: 2, Live: true, Buffered: 4096, Capacity: 256 << 10, JoinFallbacks: 1},
 			Protected: true,
 			Created:   t0,
 			Broadcaster: &hub.BroadcasterInfo{
@@ -435,7 +435,7 @@ func TestChannelJSONGolden(t *testing.T) {
 				{ID: 9, Remote: "[2001:db8::2]:1234", Joined: t0.Add(time.Minute), Sent: 1 << 20, Queued: 0},
 				{ID: 5, Remote: "192.0.2.2:40000", Joined: t0.Add(10 * time.Second), Sent: 2 << 20, Queued: 4096},
 			},
-			Media: hub.MediaInfo{Format: "mpegts", Codec: "h264", GOPBytes: 123456, GOPDuration: 2 * time.Second},
+			Media: hub.MediaInfo{Format: "mpegts", Codec: "h264", AudioCodec: "aac", GOPBytes: 123456, GOPDuration: 2 * time.Second},
 		},
 		{
 			Key:     hub.Key{User: "fier", Channel: "raw"},

@@ -19,14 +19,16 @@ import (
 // channelJSON is one channel in the JSON API. It never carries a password.
 // Its schema is pinned by testdata/channel.golden.
 type channelJSON struct {
-	User      string `json:"user"`
-	Channel   string `json:"channel"`
-	WatchURL  string `json:"watch_url"`
-	PlayURL   string `json:"play_url"`
-	Format    string `json:"format"` // "" while detecting
-	Codec     string `json:"codec"`
-	Protected bool   `json:"protected"`
-	Live      bool   `json:"live"` // false in the grace period after the broadcaster left
+	User     string `json:"user"`
+	Channel  string `json:"channel"`
+	WatchURL string `json:"watch_url"`
+	PlayURL  string `json:"play_url"`
+	Format   string `json:"format"` // "" while detecting
+	Codec    string `json:"codec"`
+	// AudioCodec is the first audio stream's (MPEG-TS only).
+	AudioCodec string `json:"audio_codec"`
+	Protected  bool   `json:"protected"`
+	Live       bool   `json:"live"` // false in the grace period after the broadcaster left
 
 	Watchers       int     `json:"watchers"`
 	BytesIn        int64   `json:"bytes_in"`
@@ -37,6 +39,9 @@ type channelJSON struct {
 	BufferCapacity int     `json:"buffer_capacity_bytes"`
 	GOPBytes       int64   `json:"gop_bytes"`
 	GOPSeconds     float64 `json:"gop_seconds"`
+	// JoinFallbacks counts watchers that found no keyframe within the join
+	// timeout and started at a fallback point.
+	JoinFallbacks int64 `json:"join_fallbacks"`
 
 	Created       time.Time        `json:"created"`
 	UptimeSeconds float64          `json:"uptime_seconds"`
@@ -82,6 +87,7 @@ func channelView(in hub.Info, now time.Time, rateIn, rateOut float64) channelJSO
 		PlayURL:        channelPath("/play/", in.Key),
 		Format:         in.Media.Format,
 		Codec:          in.Media.Codec,
+		AudioCodec:     in.Media.AudioCodec,
 		Protected:      in.Protected,
 		Live:           in.Stats.Live,
 		Watchers:       in.Stats.Watchers,
@@ -93,6 +99,7 @@ func channelView(in hub.Info, now time.Time, rateIn, rateOut float64) channelJSO
 		BufferCapacity: in.Stats.Capacity,
 		GOPBytes:       in.Media.GOPBytes,
 		GOPSeconds:     seconds(in.Media.GOPDuration),
+		JoinFallbacks:  in.Stats.JoinFallbacks,
 		Created:        in.Created.UTC(),
 		UptimeSeconds:  seconds(max(0, now.Sub(in.Created))),
 		WatcherList:    make([]watcherJSON, 0, len(in.Watchers)),

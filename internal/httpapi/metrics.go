@@ -77,6 +77,7 @@ type serverCollector struct {
 	evictions    *prometheus.Desc
 	skips        *prometheus.Desc
 	skippedBytes *prometheus.Desc
+	fallbacks    *prometheus.Desc
 	channels     *prometheus.Desc
 	chanLive     *prometheus.Desc
 	chanWatchers *prometheus.Desc
@@ -106,6 +107,8 @@ func newServerCollector(a *API) *serverCollector {
 			"Times a lagging media watcher was moved forward to a newer keyframe instead of being evicted.", nil, nil),
 		skippedBytes: prometheus.NewDesc("fstream_skipped_bytes_total",
 			"Bytes lagging media watchers skipped.", nil, nil),
+		fallbacks: prometheus.NewDesc("fstream_join_fallbacks_total",
+			"Watchers that found no keyframe to start at within --join-timeout and started at a fallback point.", nil, nil),
 		channels: prometheus.NewDesc("fstream_channels",
 			"Channels known to the hub (live or in their grace period).", nil, nil),
 		chanLive: prometheus.NewDesc("fstream_channel_live",
@@ -127,7 +130,7 @@ func newServerCollector(a *API) *serverCollector {
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connections, c.tcpConns, c.handshakes, c.bytesIn, c.bytesOut, c.evictions, c.skips, c.skippedBytes,
-		c.channels, c.chanLive, c.chanWatchers, c.chanBytesIn, c.chanBytesOut, c.chanBuffered, c.queueDepth,
+		c.fallbacks, c.channels, c.chanLive, c.chanWatchers, c.chanBytesIn, c.chanBytesOut, c.chanBuffered, c.queueDepth,
 	} {
 		ch <- d
 	}
@@ -160,6 +163,7 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(c.skips, float64(cnt.Hub.Skips))
 	counter(c.skippedBytes, float64(cnt.Hub.SkippedBytes))
+	counter(c.fallbacks, float64(cnt.Hub.JoinFallbacks))
 
 	chans := c.srv.Hub().Channels()
 	gauge(c.channels, float64(len(chans)))

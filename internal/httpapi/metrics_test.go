@@ -112,6 +112,7 @@ func TestMetrics(t *testing.T) {
 		{"fstream_evictions_total", []string{"reason", "kicked"}, 0},
 		{"fstream_evictions_total", []string{"reason", "lagging"}, 0},
 		{"fstream_skips_total", nil, 0},
+		{"fstream_join_fallbacks_total", nil, 0},
 		{"fstream_watcher_queue_bytes", nil, 2}, // the histogram's count: one per watcher
 		{"fstream_http_watch_requests_total", []string{"code", "200"}, 1},
 		{"fstream_http_watch_requests_total", []string{"code", "404"}, 1},

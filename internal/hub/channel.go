@@ -57,7 +57,7 @@ type Channel struct {
 	flushTimer              Timer // publishes batched bytes when a delay is set
 	flushing                bool
 	graceTimer              Timer
-	marks                   []lagMark // arrival times of stream positions, oldest first
+	marks                   []lagMark // when stream positions became visible, oldest first
 
 	// Join points, copied from the writer's media tracker at each commit.
 	streamStart int64 // where the current broadcaster's stream began
@@ -66,11 +66,14 @@ type Channel struct {
 	mediaInfo   MediaInfo
 	join        media.JoinPoint // Pos is absolute
 	joinOK      bool
-	joinSeq     uint64  // counts join points across broadcasters
-	joinHist    []int64 // recent join point positions, oldest first
-	keepJoin    bool    // false once the ring had to drop the GOP
-	trackRetain int64   // oldest position a future join point may use
-	bufsize     int64   // chunk size for aligned generic joins; 0 = none
+	joinSeq     uint64          // counts join points across broadcasters
+	joinHist    []int64         // recent join point positions, oldest first
+	fallback    media.JoinPoint // the tracker's newest fallback point; Pos is absolute
+	fallbackOK  bool
+	fallbacks   int64 // watchers that started at a fallback point
+	keepJoin    bool  // false once the ring had to drop the GOP
+	trackRetain int64 // oldest position a future join point may use
+	bufsize     int64 // chunk size for aligned generic joins; 0 = none
 }
 
 func newChannel(h *Hub, key Key) *Channel {
@@ -114,6 +117,7 @@ func (c *Channel) attachPublisher(opts PublishOptions) (p, old *Publisher, ok bo
 	c.delay = opts.Delay
 	c.bufsize = opts.Bufsize
 	c.joinOK = false // the new stream needs its own keyframe
+	c.fallbackOK = false
 	return p, old, true
 }
 
@@ -165,7 +169,7 @@ func (c *Channel) endLocked() {
 		return
 	}
 	c.ended = true
-	c.visible = c.head
+	c.showLocked()
 	if c.flushTimer != nil {
 		c.flushTimer.Stop()
 	}
@@ -177,6 +181,13 @@ func (c *Channel) endLocked() {
 	c.wake = make(chan struct{})
 	c.sleepers = false
 	c.signalSpaceLocked()
+}
+
+// emit logs ev, if any, through Config.OnEvent. Call it without locks.
+func (c *Channel) emit(ev event) {
+	if ev.msg != "" && c.hub.cfg.OnEvent != nil {
+		c.hub.cfg.OnEvent(c.key, ev.msg, ev.attrs...)
+	}
 }
 
 // graceExpired ends the channel when its grace period passed without a
@@ -195,9 +206,20 @@ func (c *Channel) graceExpired() {
 	}
 }
 
-// publishLocked makes every received byte visible to watchers. Expects c.mu.
+// showLocked makes every received byte visible to watchers. Their lag clock
+// starts now, not when they arrived: bytes a delay held back are not late
+// for watchers that take them at once. Expects c.mu.
+func (c *Channel) showLocked() {
+	if c.head > c.visible {
+		c.markLocked(c.visible, c.since())
+		c.visible = c.head
+	}
+}
+
+// publishLocked makes every received byte visible to watchers and wakes
+// those that sleep. Expects c.mu.
 func (c *Channel) publishLocked() {
-	c.visible = c.head
+	c.showLocked()
 	if c.sleepers {
 		close(c.wake)
 		c.wake = make(chan struct{})

@@ -14,17 +14,32 @@
 //     which loops: reserve free space in the ring, Read from the broadcaster
 //     straight into it (no lock held: nobody else writes or reads there),
 //     feed the bytes to a media.Tracker, commit them (publisher.go).
-//     Committing moves the head, records when the bytes arrived (lag.go),
-//     copies the newest join point from the tracker (join.go) and publishes
-//     the bytes to watchers, at once or after the broadcaster's delay, by
-//     waking the watchers that sleep.
+//     Committing moves the head, copies the newest join point and fallback
+//     point from the tracker (join.go) and publishes the bytes to
+//     watchers, at once or after the broadcaster's delay, by waking the
+//     watchers that sleep. Publishing records when the bytes became
+//     visible: a byte's lag is measured from then (lag.go), so a delay is
+//     not lag.
 //   - Subscribe adds a watcher, placed by its join policy: at the latest
 //     keyframe with the PAT/PMT or parameter sets it needs first, waiting
 //     for the next keyframe, at the next byte, or at a bufsize chunk start
-//     (join.go). The watcher's goroutine loops on Subscription.DoneNext: it
-//     gets up to three slices (join prefix and at most two spans of the
-//     ring), writes them, and reports how many bytes it wrote with the
-//     next call (subscription.go).
+//     (join.go). A watcher that found no join point within JoinTimeout
+//     starts at the newest fallback point instead (a TS packet boundary
+//     after the PAT and PMT, an Annex B access unit after the parameter
+//     sets), counted and logged once per channel. The watcher's goroutine
+//     loops on Subscription.DoneNext: it gets up to three slices (join
+//     prefix and at most two spans of the ring), writes them, and reports
+//     how many bytes it wrote with the next call (subscription.go).
+//   - A watcher with nothing to write sleeps on its channel's wake-up and
+//     on the hub's idle tick (IdleTick): a channel closed every tick for
+//     all watchers, so no timer per watcher. A watcher gets ErrIdle one to
+//     two ticks after it last wrote, however often new chunks wake it
+//     meanwhile (a waiting one), and one that waits for the next chunk of
+//     a live stream is not woken at all. At ErrIdle the caller checks that
+//     its peer is still there (a hung-up watcher of a silent channel, or
+//     one waiting for a keyframe, is noticed) before it calls again; a
+//     waiting watcher past its join timeout takes the fallback point then,
+//     even if the channel is silent.
 //   - When the ring is full the broadcaster grows it (up to Config.Buffer),
 //     then drops the GOP kept for joins, then waits for the slowest watcher:
 //     TCP flow control end to end, so a file piped at full speed arrives
@@ -66,8 +81,8 @@
 // # Time
 //
 // The hub reads time from Config.Clock: lag marks, stall checks, grace
-// periods, delayed publishing and the broadcaster's periodic checks while
-// it waits. Tests pass hubtest.Clock and move time themselves.
+// periods, delayed publishing, join timeouts, the idle tick and the
+// broadcaster's periodic checks while it waits. Tests pass hubtest.Clock and move time themselves.
 //
 // # Locks
 //

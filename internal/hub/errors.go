@@ -24,6 +24,10 @@ var (
 	ErrBadJoin = errors.New("hub: bad join policy")
 	// ErrHubClosed means the hub was closed (the server is shutting down).
 	ErrHubClosed = errors.New("hub: closed")
+	// ErrIdle is not an end: Next returns it to a watcher that has had
+	// nothing to write for a while (Config.IdleTick), so that the caller
+	// can check its connection, then call Next again.
+	ErrIdle = errors.New("hub: watcher idle")
 )
 
 // CloseReason says why the hub ended a broadcaster or a watcher. It is

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"hash"
 	"io"
 	"math/rand/v2"
@@ -64,14 +65,16 @@ func (p *pieceReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// fakeWatcher consumes a subscription in a goroutine, hashing what it gets,
-// in batches of at most batch bytes. The test owns the goroutine through
-// wait.
+// fakeWatcher consumes a subscription in a goroutine, keeping and hashing
+// what it gets, in batches of at most batch bytes, and going on after
+// ErrIdle. The test owns the goroutine through wait.
 type fakeWatcher struct {
 	sub   *hub.Subscription
 	batch int
 	h     hash.Hash
+	data  bytes.Buffer
 	n     int64
+	idle  int // ErrIdle returns
 	err   error
 	done  chan struct{}
 }
@@ -83,6 +86,10 @@ func startFakeWatcher(sub *hub.Subscription, batch int) *fakeWatcher {
 		var iov [3][]byte
 		for {
 			bufs, _, err := sub.Next(iov[:0], w.batch)
+			if errors.Is(err, hub.ErrIdle) {
+				w.idle++
+				continue
+			}
 			if err != nil {
 				w.err = err
 				return
@@ -90,6 +97,7 @@ func startFakeWatcher(sub *hub.Subscription, batch int) *fakeWatcher {
 			var n int
 			for _, b := range bufs {
 				w.h.Write(b)
+				w.data.Write(b)
 				n += len(b)
 			}
 			w.n += int64(n)

@@ -42,6 +42,16 @@ type Config struct {
 	DefaultJoin JoinPolicy
 	// SlowPolicy is what happens to a media watcher past MaxLag.
 	SlowPolicy SlowPolicy
+	// JoinTimeout bounds how long a watcher waits for a join point: a
+	// watcher that found none by then starts at the stream's fallback
+	// point (media.Tracker.FallbackPoint), which is counted and logged
+	// once per channel. Zero means it waits for a join point however long.
+	JoinTimeout time.Duration
+	// IdleTick, if positive, makes Next return ErrIdle to a watcher that
+	// has had nothing to write for one to two IdleTicks (hub-wide ticks),
+	// so that its goroutine can check whether its peer is still there.
+	// Zero means Next waits for bytes however long.
+	IdleTick time.Duration
 	// Clock is the hub's time; nil means real time.
 	Clock Clock
 }
@@ -56,11 +66,20 @@ type Hub struct {
 
 	bytesIn, bytesOut   atomic.Int64
 	skips, skippedBytes atomic.Int64
+	fallbacks           atomic.Int64
 	evictions           map[CloseReason]*atomic.Int64 // fixed keys; read-only map
+	// tick holds the channels closed at the next two idle ticks (nil when
+	// IdleTick is zero). A sleeping watcher waits on one of them beside its
+	// channel's wake-up, chosen so that it gets ErrIdle after one to two
+	// ticks with nothing to write: a watcher that only waits for the next
+	// chunk of a live stream is never woken by the tick, and idle watchers
+	// need no timer each.
+	tick atomic.Pointer[ticks]
 
-	mu       sync.Mutex
-	channels map[Key]*Channel
-	closed   bool
+	mu        sync.Mutex
+	channels  map[Key]*Channel
+	closed    bool
+	tickTimer Timer
 }
 
 // New returns an empty hub.
@@ -72,7 +91,53 @@ func New(cfg Config) *Hub {
 	for _, r := range CloseReasons {
 		h.evictions[r] = new(atomic.Int64)
 	}
+	if cfg.IdleTick > 0 {
+		h.tick.Store(&ticks{next: make(chan struct{}), later: make(chan struct{}), gen: 1})
+		h.mu.Lock()
+		h.tickTimer = cfg.Clock.AfterFunc(cfg.IdleTick, h.onTick)
+		h.mu.Unlock()
+	}
 	return h
+}
+
+// ticks are the channels closed at the next idle tick and at the one
+// after, and the number of the current tick interval.
+type ticks struct {
+	next, later chan struct{}
+	gen         uint64
+}
+
+// onTick wakes the watchers that have slept in Next since before the last
+// tick (the tick timer calls it; only it changes h.tick).
+func (h *Hub) onTick() {
+	t := h.tick.Load()
+	h.tick.Store(&ticks{next: t.later, later: make(chan struct{}), gen: t.gen + 1})
+	close(t.next)
+	h.mu.Lock()
+	if !h.closed {
+		h.tickTimer.Reset(h.cfg.IdleTick)
+	}
+	h.mu.Unlock()
+}
+
+// idleTick returns the channel a watcher going to sleep waits on for its
+// idle check; nil (never ready) when IdleTick is zero. *since is the tick
+// interval since which the watcher has had nothing to write (0: none yet,
+// then it is set to the current one). One idle since an earlier interval
+// waits for the next tick, one idle since this one for the tick after: so
+// a watcher woken often (a waiting one, by every chunk) still gets ErrIdle
+// one to two ticks after it last wrote.
+func (h *Hub) idleTick(since *uint64) <-chan struct{} {
+	t := h.tick.Load()
+	switch {
+	case t == nil:
+		return nil
+	case *since == 0:
+		*since = t.gen
+	case *since < t.gen:
+		return t.next
+	}
+	return t.later
 }
 
 // PublishOptions are a broadcaster's settings.
@@ -197,6 +262,9 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
+	if h.tickTimer != nil {
+		h.tickTimer.Stop()
+	}
 	chans := h.channels
 	h.channels = make(map[Key]*Channel)
 	h.mu.Unlock()

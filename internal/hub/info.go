@@ -10,6 +10,9 @@ type Stats struct {
 	Buffered          int  // bytes retained for the slowest watcher and for joins
 	Capacity          int  // current ring size
 	Media             MediaInfo
+	// JoinFallbacks counts watchers that found no join point within the
+	// join timeout and started at a fallback point.
+	JoinFallbacks int64
 }
 
 // Stats returns the channel's counters.
@@ -24,6 +27,8 @@ func (c *Channel) Stats() Stats {
 		Buffered: c.buffered(),
 		Capacity: len(c.buf),
 		Media:    c.mediaInfo,
+
+		JoinFallbacks: c.fallbacks,
 	}
 }
 
@@ -62,6 +67,7 @@ type Info struct {
 type MediaInfo struct {
 	Format      string        // "mpegts", "h264", "h265", "generic", or "" while detecting
 	Codec       string        // video codec, when known
+	AudioCodec  string        // first audio stream's codec (MPEG-TS), when known
 	GOPBytes    int64         // bytes between the last two keyframes
 	GOPDuration time.Duration // time between the last two keyframes
 }
@@ -103,13 +109,16 @@ type Counters struct {
 	Evictions map[CloseReason]int64
 	// Skips and SkippedBytes count moves of lagging watchers to a keyframe.
 	Skips, SkippedBytes int64
+	// JoinFallbacks counts watchers that found no join point within the
+	// join timeout and started at a fallback point.
+	JoinFallbacks int64
 }
 
 // Counters returns the hub's totals.
 func (h *Hub) Counters() Counters {
 	out := Counters{
 		BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(),
-		Skips: h.skips.Load(), SkippedBytes: h.skippedBytes.Load(),
+		Skips: h.skips.Load(), SkippedBytes: h.skippedBytes.Load(), JoinFallbacks: h.fallbacks.Load(),
 		Evictions: make(map[CloseReason]int64, len(h.evictions)),
 	}
 	for r, n := range h.evictions {

@@ -70,6 +70,7 @@ func (c *Channel) startTrackingLocked(p *Publisher) {
 	c.streamStart = c.head
 	c.format = media.FormatUnknown
 	c.joinOK = false
+	c.fallbackOK = false
 	c.joinHist = c.joinHist[:0]
 	c.keepJoin = true
 	c.trackRetain = c.head
@@ -91,15 +92,16 @@ func (c *Channel) trackLocked(p *Publisher) (ev event) {
 		return ev
 	}
 	in := t.Info()
-	c.mediaInfo = MediaInfo{Format: formatName(in.Format), Codec: in.Codec, GOPBytes: in.GOPBytes, GOPDuration: in.GOPDuration}
+	c.mediaInfo = MediaInfo{Format: formatName(in.Format), Codec: in.Codec, AudioCodec: in.AudioCodec,
+		GOPBytes: in.GOPBytes, GOPDuration: in.GOPDuration}
 	if f := t.Format(); f != c.format {
 		c.format = f
 		c.loggedGOP = 0
-		ev = event{"stream format detected", []any{"format", c.mediaInfo.Format, "codec", in.Codec}}
+		ev = event{"stream format detected", []any{"format", c.mediaInfo.Format, "codec", in.Codec, "audio_codec", in.AudioCodec}}
 	} else if g := in.GOPBytes; g > 0 && (c.loggedGOP == 0 || g > c.loggedGOP*5/4 || g < c.loggedGOP*3/4) {
 		// The first GOP, and changes of a quarter or more.
 		c.loggedGOP = g
-		ev = event{"GOP measured", []any{"format", c.mediaInfo.Format, "codec", in.Codec,
+		ev = event{"GOP measured", []any{"format", c.mediaInfo.Format, "codec", in.Codec, "audio_codec", in.AudioCodec,
 			"gop_bytes", g, "gop_seconds", in.GOPDuration.Round(time.Millisecond).Seconds()}}
 	}
 	if jp, ok := t.JoinPoint(); ok && jp.Seq != p.joinSeq {
@@ -110,6 +112,12 @@ func (c *Channel) trackLocked(p *Publisher) (ev event) {
 		c.joinSeq++
 		c.recordJoinLocked(jp.Pos)
 		c.keepJoin = true
+	}
+	// The tracker is not safe for concurrent use: what a watcher that
+	// waited too long needs is copied here, on the broadcaster's goroutine.
+	if fp, ok := t.FallbackPoint(); ok {
+		fp.Pos += p.base
+		c.fallback, c.fallbackOK = fp, true
 	}
 	c.trackRetain = p.base + t.RetainFrom()
 	return ev
@@ -182,25 +190,56 @@ func (c *Channel) placeLocked(policy JoinPolicy) position {
 		return c.atJoinLocked()
 	case policy == JoinGOP:
 		// Any join point will do, even one found during detection.
-		return position{cursor: c.head, waiting: true, waitSeq: 0}
+		return position{cursor: c.head, waiting: true, waitSeq: 0, giveUp: c.giveUpLocked()}
 	default:
-		return position{cursor: c.head, waiting: true, waitSeq: c.joinSeq}
+		return position{cursor: c.head, waiting: true, waitSeq: c.joinSeq, giveUp: c.giveUpLocked()}
 	}
 }
 
-// resolveWaitLocked returns where a watcher waiting for a keyframe at pos
-// starts once it can: at the keyframe once there is one it may take, or
-// where it is if the stream turned out not to be media. ok is false while it
-// must wait on. Expects c.mu.
-func (c *Channel) resolveWaitLocked(pos position) (_ position, ok bool) {
+// giveUpLocked is when a watcher that starts waiting for a join point now
+// takes a fallback point instead; 0 for never. Expects c.mu.
+func (c *Channel) giveUpLocked() time.Duration {
+	if c.cfg.JoinTimeout <= 0 {
+		return 0
+	}
+	return c.since() + c.cfg.JoinTimeout
+}
+
+// resolveWaitLocked starts a watcher that waits for a keyframe once it
+// can: at the keyframe once there is one it may take; where it is if the
+// stream turned out not to be media; at the newest fallback point once it
+// has waited JoinTimeout (if that is still in the ring; else it tries again
+// at the next commit). It returns what to log once unlocked. Expects c.mu.
+func (c *Channel) resolveWaitLocked(s *Subscription) event {
 	switch {
 	case c.format == media.FormatGeneric:
-		pos.waiting = false // its cursor was held while detecting: nothing lost
-		return pos, true
-	case c.joinSeq > pos.waitSeq && c.joinUsableLocked():
-		return c.atJoinLocked(), true
+		s.waiting = false // its cursor was held while detecting: nothing lost
+	case c.joinSeq > s.waitSeq && c.joinUsableLocked():
+		s.position = c.atJoinLocked()
+	case s.giveUp > 0 && c.since() >= s.giveUp && c.fallbackUsableLocked():
+		s.position = position{cursor: c.fallback.Pos, prefix: c.fallback.Prefix, lagFrom: c.since()}
+		return c.fellBackLocked()
 	}
-	return pos, false
+	return event{}
+}
+
+// fallbackUsableLocked reports whether the newest fallback point can still
+// be served from the ring. Expects c.mu.
+func (c *Channel) fallbackUsableLocked() bool {
+	return c.fallbackOK && c.fallback.Pos >= c.tail && c.fallback.Pos <= c.head
+}
+
+// fellBackLocked counts a watcher started at a fallback point; the first
+// of the channel is worth a log line. Expects c.mu.
+func (c *Channel) fellBackLocked() event {
+	c.fallbacks++
+	c.hub.fallbacks.Add(1)
+	if c.fallbacks > 1 {
+		return event{}
+	}
+	return event{"no join point within the join timeout: watchers start at a fallback point", []any{
+		"format", c.mediaInfo.Format, "codec", c.mediaInfo.Codec, "audio_codec", c.mediaInfo.AudioCodec,
+		"join_timeout", c.cfg.JoinTimeout}}
 }
 
 // maxJoinHist bounds the recent keyframe positions kept for planning skips.

@@ -8,13 +8,15 @@ import (
 // lagMarks is how many arrival-time marks cover MaxLag.
 const lagMarks = 64
 
-// lagMark records that the byte at pos arrived at (or after) at.
+// lagMark records that the bytes from pos on became visible to watchers at
+// (or after) at: a byte's lag clock starts when watchers can take it, so
+// that a broadcaster's delay does not count as their lag.
 type lagMark struct {
 	pos int64
 	at  time.Duration // since epoch
 }
 
-// markLocked records the arrival time of the bytes from pos on, at most
+// markLocked records when the bytes from pos on became visible, at most
 // once per MaxLag/lagMarks so the list stays short.
 func (c *Channel) markLocked(pos int64, now time.Duration) {
 	if c.cfg.MaxLag <= 0 {
@@ -42,8 +44,8 @@ func (c *Channel) dropMarksLocked(pos int64) {
 	c.marks = c.marks[i:]
 }
 
-// arrivalLocked returns when the byte at pos arrived, rounded to the mark
-// before it (so ages are overestimated by at most one mark interval).
+// arrivalLocked returns when the byte at pos became visible, rounded to the
+// mark before it (so ages are overestimated by at most one mark interval).
 func (c *Channel) arrivalLocked(pos int64) time.Duration {
 	if len(c.marks) == 0 {
 		return c.since()

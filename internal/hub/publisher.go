@@ -189,7 +189,6 @@ func (c *Channel) commit(p *Publisher, n int) error {
 		c.mu.Unlock()
 		return &EvictedError{Reason: p.stopped}
 	}
-	c.markLocked(c.head, c.since())
 	c.ring.commit(n)
 	ev := c.trackLocked(p)
 	c.bytesIn.Add(int64(n))
@@ -206,8 +205,6 @@ func (c *Channel) commit(p *Publisher, n int) error {
 		}
 	}
 	c.mu.Unlock()
-	if ev.msg != "" && c.hub.cfg.OnEvent != nil {
-		c.hub.cfg.OnEvent(c.key, ev.msg, ev.attrs...)
-	}
+	c.emit(ev)
 	return nil
 }

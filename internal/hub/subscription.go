@@ -18,6 +18,7 @@ type Subscription struct {
 	idx          int           // index in ch.subs; -1 once removed
 	lastProgress time.Duration // last write, or when it last found new bytes after catching up
 	asleep       bool          // caught up and waiting in Next
+	idleFrom     uint64        // idle tick interval since which it has had nothing to write; 0 = none
 	sent         int64
 	skipped      int64
 	err          error
@@ -30,6 +31,7 @@ type position struct {
 	prefix  []byte        // join bytes still to send before cursor
 	waiting bool          // for a keyframe; cursor is not yet where it starts
 	waitSeq uint64        // the join point it must not take
+	giveUp  time.Duration // while waiting: when it starts at a fallback point instead; 0 = never
 	lagFrom time.Duration // lag is measured from here at least (the last join or skip)
 }
 
@@ -44,7 +46,9 @@ func (s *Subscription) Channel() *Channel { return s.ch }
 // if unchecked): the caller should not keep writing past it.
 //
 // Next returns ErrChannelEnded once the channel ended and every byte was
-// returned, and an *EvictedError if the hub evicted the watcher.
+// returned, and an *EvictedError if the hub evicted the watcher. With
+// Config.IdleTick set it returns ErrIdle when the watcher has had nothing
+// to write for a while: the caller checks its connection and calls again.
 func (s *Subscription) Next(dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
 	return s.next(0, dst, limit)
 }
@@ -65,16 +69,23 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 	if written > 0 {
 		s.doneLocked(written)
 	}
+	if s.asleep {
+		// Back after ErrIdle: as after a wake-up, its stall clock starts
+		// when it runs again; its next idle check is a tick or two away.
+		s.asleep = false
+		s.lastProgress = c.since()
+		s.idleFrom = 0
+	}
+	var ev event // to log once unlocked
 	for {
 		if s.err != nil {
 			err := s.err
 			c.mu.Unlock()
+			c.emit(ev)
 			return nil, time.Time{}, err
 		}
 		if s.waiting {
-			if pos, ok := c.resolveWaitLocked(s.position); ok {
-				s.position = pos
-			}
+			ev = c.resolveWaitLocked(s)
 		}
 		if s.jumpAt > 0 && s.cursor >= s.jumpAt && len(s.prefix) == 0 {
 			c.jumpLocked(s)
@@ -92,11 +103,17 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		}
 		c.sleepers = true
 		s.asleep = true
-		wake := c.wake
+		wake, tick := c.wake, c.hub.idleTick(&s.idleFrom)
 		c.mu.Unlock()
+		c.emit(ev)
+		ev = event{}
 		select {
 		case <-wake:
 		case <-s.quit:
+		case <-tick:
+			// asleep stays set until the next call: the watcher is still
+			// caught up, not stalled.
+			return nil, time.Time{}, ErrIdle
 		}
 		c.mu.Lock()
 		// Caught up until now: its stall clock starts when it runs again.
@@ -111,6 +128,7 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 	prefix := s.prefix
 	buf := c.buf
 	c.mu.Unlock()
+	c.emit(ev)
 
 	bufs = dst[:0]
 	if len(prefix) > 0 {
@@ -144,6 +162,7 @@ func (s *Subscription) doneLocked(n int) {
 	}
 	s.cursor += int64(n)
 	s.lastProgress = c.since()
+	s.idleFrom = 0
 }
 
 // Stopped is closed when the subscription ends (eviction, Close, or the

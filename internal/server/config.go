@@ -82,6 +82,10 @@ type Config struct {
 	// SlowPolicy is what happens to a media watcher whose oldest byte is
 	// older than MaxLag: skip to the newest keyframe, or disconnect.
 	SlowPolicy hub.SlowPolicy
+	// JoinTimeout bounds how long a watcher waits for a join point (a
+	// keyframe): after it, a watcher that found none starts at the safest
+	// boundary the stream offers (see docs/JOINS.md).
+	JoinTimeout time.Duration
 }
 
 // Defaults.
@@ -97,6 +101,7 @@ const (
 	DefaultMaxLag           = 10 * time.Second
 	DefaultChannelBuffer    = 16 << 20
 	DefaultGOPCache         = 8 << 20
+	DefaultJoinTimeout      = 5 * time.Second
 	// minChannelBuffer keeps the ring large enough for efficient reads.
 	minChannelBuffer = 64 << 10
 )
@@ -118,6 +123,7 @@ func DefaultConfig() Config {
 		GOPCache:              DefaultGOPCache,
 		DefaultJoin:           hub.JoinGOP,
 		SlowPolicy:            hub.SlowSkip,
+		JoinTimeout:           DefaultJoinTimeout,
 	}
 }
 
@@ -167,6 +173,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StallTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("stall timeout %v must be positive", c.StallTimeout))
+	}
+	if c.JoinTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("join timeout %v must be positive", c.JoinTimeout))
 	}
 	if c.MaxLag < 0 {
 		errs = append(errs, fmt.Errorf("max lag %v must not be negative", c.MaxLag))

@@ -378,7 +378,7 @@ func (c *conn) watch(req protocol.Request) {
 		ConnID:   c.id,
 		Remote:   c.remote,
 		Via:      "tcp",
-	}, c.nc, func() error {
+	}, newTCPSink(c.nc, c.raw), func() error {
 		if err := c.sendOK(req); err != nil {
 			return err
 		}

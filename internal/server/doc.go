@@ -48,6 +48,17 @@
 // bounds those buffers, and how much a watcher can fall behind before the
 // server sees it.
 //
+// # Hang-ups
+//
+// A watcher sends nothing after its handshake, so a watcher that hangs up
+// is seen when a write to it fails. While nothing is written to it (its
+// channel is silent, or it waits for a keyframe) the hub's idle tick makes
+// its goroutine return from the hub every 0.4 to 0.8 s and read its socket
+// without blocking (probe.go): a close or a reset ends the watcher at once,
+// logged as "watcher left". No goroutine or timer per watcher is added. An
+// HTTP watcher's request context is cancelled by net/http when its client
+// closes, which ends it the same way.
+//
 // # Shutdown
 //
 // Shutdown closes the listeners, cuts connections still handshaking, and

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fstream/fstream/internal/hub"
+	"github.com/fstream/fstream/internal/media/mediatest"
 	"github.com/fstream/fstream/internal/server"
 	"github.com/fstream/fstream/internal/server/servertest"
 )
@@ -28,6 +29,9 @@ import (
 const (
 	mediaSeconds = 9 // stream length
 	mediaGOP     = 2 // seconds between keyframes (-g 60 at 30 fps)
+	// continuitySeconds of each TS join are checked for continuity
+	// counter jumps.
+	continuitySeconds = 3
 )
 
 func needFFmpeg(t *testing.T) {
@@ -228,6 +232,13 @@ func testJoins(t *testing.T, format string) {
 			}
 			if !ok || !key {
 				t.Errorf("%s join at %v: first frame key=%v type=%s (decoded: %v)", res.policy, res.at, key, pict, ok)
+			}
+			if format == "ts" {
+				// The first seconds, as a strict demuxer (VLC) sees them.
+				first := res.data[:min(len(res.data), continuitySeconds*len(stream)/mediaSeconds)]
+				if err := mediatest.CheckContinuity(first); err != nil {
+					t.Errorf("%s join at %v: %v", res.policy, res.at, err)
+				}
 			}
 		case "live":
 			liveErrors += len(errs)

@@ -95,6 +95,8 @@ func New(cfg Config) (*Server, error) {
 		GOPCache:    cfg.gopCache(),
 		DefaultJoin: cfg.DefaultJoin,
 		SlowPolicy:  cfg.SlowPolicy,
+		JoinTimeout: cfg.JoinTimeout,
+		IdleTick:    watcherIdleCheck,
 	})
 	return s, nil
 }

@@ -13,7 +13,9 @@ import (
 
 // Sink is where a watcher's bytes go: a TCP connection or an HTTP response.
 // Writes to it come from one goroutine; SetWriteDeadline may be called from
-// another to interrupt a blocked write.
+// another to interrupt a blocked write. A Sink that is also a Prober is
+// probed while nothing is written to it, so that a peer that hung up is
+// let go at once.
 type Sink interface {
 	io.Writer
 	SetWriteDeadline(t time.Time) error
@@ -94,7 +96,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	case ctx.Err() != nil:
 		log.Info("watcher cancelled", attrs...)
 	case isClosedConn(err):
-		log.Info("watcher left", append(attrs, "err", err)...)
+		log.Info("watcher left", attrs...) // a normal end: no error to show
 	default:
 		log.Warn("watcher failed", append(attrs, "err", err)...)
 	}
@@ -121,7 +123,8 @@ func needNewDeadline(want, set time.Time) bool {
 
 // pump writes the channel to the sink until the channel ends, the hub
 // evicts the watcher, or a write fails. Each batch is one writev on a TCP
-// connection.
+// connection. While there is nothing to write it probes the sink at each
+// idle tick, so that a peer that hung up is let go at once.
 func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 	flusher, _ := sink.(interface{ Flush() error })
 	var iov [3][]byte
@@ -132,6 +135,13 @@ func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 	for {
 		batch, deadline, err := sub.DoneNext(written, iov[:0], maxBatch)
 		written = 0
+		if errors.Is(err, hub.ErrIdle) {
+			// Nothing to write for a while: has the peer hung up?
+			if err := probe(sink); err != nil {
+				return total, err
+			}
+			continue
+		}
 		if err != nil {
 			return total, err
 		}
@@ -145,7 +155,7 @@ func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 			}
 		}
 		bufs = batch
-		n, err := bufs.WriteTo(sink)
+		n, err := writeBatch(sink, &bufs)
 		if err == nil && flusher != nil {
 			err = flusher.Flush()
 		}
