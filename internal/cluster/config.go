@@ -194,7 +194,7 @@ func DefaultAdvertise(listen string) (string, error) {
 		return "", fmt.Errorf("listen address %q: %w", listen, err)
 	}
 	if IsWildcardHost(host) {
-		return "", fmt.Errorf("%w: --listen %q listens on every address; give --cluster-advertise HOST:PORT", ErrAdvertiseRequired, listen)
+		return "", fmt.Errorf("%w: --listen %q listens on every address; give --advertise HOST:PORT", ErrAdvertiseRequired, listen)
 	}
 	if err := CheckAdvertise(listen); err != nil {
 		return "", err

@@ -74,6 +74,7 @@ type claimState struct {
 type pullState struct {
 	upstream string
 	origin   string // the origin's session when the pull was registered
+	watchers int64  // as last reported by SetWatchers
 }
 
 // controlBuffer bounds control messages (kicks, token requests, pings)
