@@ -333,6 +333,8 @@ func (c *conn) broadcast(req protocol.Request) {
 		bufsize = n
 	}
 	key := hub.Key{User: req.User, Channel: req.Channel}
+	in := s.beginIngest(key) // cluster.go; nil when not in a cluster
+	defer s.endIngest(in)
 	pub, err := s.hub.Publish(key, hub.PublishOptions{
 		Bufsize:  bufsize,
 		Password: req.ChannelPassword,
@@ -346,6 +348,7 @@ func (c *conn) broadcast(req protocol.Request) {
 		return
 	}
 	defer pub.Close()
+	s.claim(in, pub, req.ChannelPassword)
 	s.countHandshake(HandshakeOK)
 	s.broadcasters.Add(1)
 	defer s.broadcasters.Add(-1)
@@ -381,11 +384,13 @@ func (c *conn) watch(req protocol.Request) {
 			tc.SetWriteBuffer(n)
 		}
 	}
+	pullToken, _ := req.PullToken()
 	err := s.serveWatcher(context.Background(), WatchRequest{
-		User:     req.User,
-		Channel:  req.Channel,
-		Password: req.ChannelPassword,
-		Params:   req.Params,
+		User:      req.User,
+		Channel:   req.Channel,
+		Password:  req.ChannelPassword,
+		PullToken: pullToken,
+		Params:    req.Params,
 		ConnID:   c.id,
 		Remote:   c.remote,
 		Via:      "tcp",

@@ -4,3 +4,13 @@ import "errors"
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("server: closed")
+
+// Cluster refusals of watchers, in *hub.JoinError.Err.
+var (
+	// ErrPullToken means a watch handshake carried a pull token that this
+	// node did not mint for that channel, or that was used or expired.
+	ErrPullToken = errors.New("server: invalid pull token")
+	// ErrUpstream means the node that carries a channel could not be
+	// reached in time.
+	ErrUpstream = errors.New("server: upstream node did not answer")
+)

@@ -28,6 +28,9 @@ type WatchRequest struct {
 	ConnID uint64
 	Remote string
 	Via    string // "tcp" or "http", for logs and status
+	// PullToken, from a TCP handshake's pull-token=, makes the watcher
+	// another node of the cluster pulling the channel (pull.go).
+	PullToken string
 }
 
 // ServeWatcher relays the channel to sink until the channel ends, the
@@ -49,21 +52,27 @@ func (s *Server) ServeWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 
 func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, joined func() error) error {
 	key := hub.Key{User: req.User, Channel: req.Channel}
+	adm, err := s.admitWatcher(ctx, &req, key) // cluster.go
+	if err != nil {
+		return err
+	}
+	defer adm.leave()
 	sub, err := s.hub.Subscribe(key, hub.SubscribeOptions{
-		Join:     hub.JoinPolicy(req.Params[protocol.KeyJoin]),
-		Password: req.Password,
-		Via:      req.Via,
-		ID:       req.ConnID,
-		Remote:   req.Remote,
-		OnEvict:  func(hub.CloseReason) { sink.SetWriteDeadline(aLongTimeAgo) },
+		Join:         hub.JoinPolicy(req.Params[protocol.KeyJoin]),
+		Password:     req.Password,
+		SkipPassword: adm.pull,
+		Via:          req.Via,
+		ID:           req.ConnID,
+		Remote:       req.Remote,
+		OnEvict:      func(hub.CloseReason) { sink.SetWriteDeadline(aLongTimeAgo) },
 	})
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
 	s.countHandshake(HandshakeOK)
-	s.watchers.Add(1)
-	defer s.watchers.Add(-1)
+	adm.count.Add(1)
+	defer adm.count.Add(-1)
 	stop := context.AfterFunc(ctx, func() {
 		sub.Close()
 		sink.SetWriteDeadline(aLongTimeAgo)
@@ -79,6 +88,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 
 	start := time.Now()
 	n, err := pump(sub, sink)
+	adm.sent(n)
 	attrs := []any{"bytes", n, "duration", time.Since(start).Round(time.Millisecond)}
 	var ev *hub.EvictedError
 	switch {
