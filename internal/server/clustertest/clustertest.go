@@ -162,8 +162,8 @@ func (n *Node) stop(t testing.TB, how func()) {
 	})
 }
 
-// Counters returns the node's cluster counters.
-func (n *Node) Counters(t testing.TB) server.ClusterCounters {
+// ClusterStats returns the node's cluster counters.
+func (n *Node) ClusterStats(t testing.TB) server.ClusterCounters {
 	t.Helper()
 	c, ok := n.ClusterCounters()
 	if !ok {

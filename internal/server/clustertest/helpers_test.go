@@ -116,9 +116,12 @@ func readUntil(t *testing.T, c net.Conn, marker string) {
 	}
 }
 
-// repeat writes marker to c every few milliseconds until stop is closed;
-// the test owns the goroutine through the returned wait function.
+// repeat writes marker to c, in 1 KiB chunks every few milliseconds, until
+// stop is closed (the chunks let the hub see soon that the stream is
+// generic); the test owns the goroutine through the returned wait
+// function.
 func repeat(c net.Conn, marker string, stop <-chan struct{}) (wait func()) {
+	chunk := []byte(strings.Repeat(marker+" ", 1024/(len(marker)+1)))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -130,7 +133,7 @@ func repeat(c net.Conn, marker string, stop <-chan struct{}) (wait func()) {
 				return
 			case <-t.C:
 				c.SetWriteDeadline(time.Now().Add(time.Second))
-				if _, err := c.Write([]byte(marker)); err != nil {
+				if _, err := c.Write(chunk); err != nil {
 					return
 				}
 			}

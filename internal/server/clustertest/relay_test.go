@@ -23,7 +23,7 @@ func TestRelayByteExact(t *testing.T) {
 		}
 	}
 	for _, n := range nodes[1:] {
-		if c := n.Counters(t); c.Pulls != 1 || c.PullConnects != 1 {
+		if c := n.ClusterStats(t); c.Pulls != 1 || c.PullConnects != 1 {
 			t.Fatalf("%s: %d pulls, %d upstream connections; want one of each", n.Name, c.Pulls, c.PullConnects)
 		}
 	}
@@ -39,12 +39,12 @@ func TestRelayByteExact(t *testing.T) {
 			t.Errorf("watcher %d: %d bytes (err %v), hash match %v; want %d exact bytes", i, d.n, d.err, d.sum == want, size)
 		}
 	}
-	servertest.WaitFor(t, "the pull connections to end", func() bool { return origin.Counters(t).PullsServed == 0 })
-	if got := origin.Counters(t).PullBytesOut; got != 2*size {
+	servertest.WaitFor(t, "the pull connections to end", func() bool { return origin.ClusterStats(t).PullsServed == 0 })
+	if got := origin.ClusterStats(t).PullBytesOut; got != 2*size {
 		t.Errorf("origin sent %d bytes to other nodes, want exactly %d (two pulls)", got, 2*size)
 	}
 	for _, n := range nodes[1:] {
-		if got := n.Counters(t).PullBytesIn; got != size {
+		if got := n.ClusterStats(t).PullBytesIn; got != size {
 			t.Errorf("%s pulled %d bytes, want %d", n.Name, got, size)
 		}
 	}

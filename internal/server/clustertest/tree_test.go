@@ -74,7 +74,7 @@ func TestTree(t *testing.T) {
 			t.Errorf("watcher on n%d: %d bytes (err %v), hash match %v; want %d exact bytes", i, d.n, d.err, d.sum == want, size)
 		}
 	}
-	if got, want := origin.Counters(t).PullBytesOut, int64(direct[origin.Name]*size); got != want {
+	if got, want := origin.ClusterStats(t).PullBytesOut, int64(direct[origin.Name]*size); got != want {
 		t.Errorf("origin sent %d bytes to other nodes, want %d (%d direct pulls)", got, want, direct[origin.Name])
 	}
 }
