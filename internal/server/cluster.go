@@ -105,7 +105,7 @@ func (s *Server) JoinCluster(ctx context.Context, cfg ClusterConfig) error {
 	cs := &clusterSide{
 		s:       s,
 		name:    cfg.Cluster.NodeName,
-		log:     s.log.With("cluster_node", cfg.Cluster.NodeName),
+		log:     s.log.With("node", cfg.Cluster.NodeName),
 		pullTLS: cfg.PullTLS,
 		ingests: make(map[hub.Key]*ingest),
 		pulls:   make(map[hub.Key]*pull),
