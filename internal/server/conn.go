@@ -391,9 +391,9 @@ func (c *conn) watch(req protocol.Request) {
 		Password:  req.ChannelPassword,
 		PullToken: pullToken,
 		Params:    req.Params,
-		ConnID:   c.id,
-		Remote:   c.remote,
-		Via:      "tcp",
+		ConnID:    c.id,
+		Remote:    c.remote,
+		Via:       "tcp",
 	}, c.nc, func() error {
 		if err := c.sendOK(req); err != nil {
 			return err
