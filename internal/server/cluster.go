@@ -442,18 +442,19 @@ type admission struct {
 }
 
 // admitWatcher lets a watcher join when the server is in a cluster: a
-// watch with a pull token is a node pulling (the token replaces the
-// channel password), any other needs the channel here, pulled from
-// another node if it is ingested there. Standalone, it admits everyone
-// (the hub decides) and refuses pull tokens.
+// watch with a pull token (pull-token= in Params) is a node pulling (the
+// token replaces the channel password), any other needs the channel here,
+// pulled from another node if it is ingested there. Standalone, it admits
+// everyone (the hub decides) and refuses pull tokens.
 func (s *Server) admitWatcher(ctx context.Context, req *WatchRequest, key hub.Key) (admission, error) {
 	adm := admission{count: &s.watchers, leave: func() {}, sent: func(int64) {}}
 	cs := s.cluster
+	token, pulling := req.Params[protocol.KeyPullToken]
 	switch {
-	case req.PullToken != "" && cs == nil:
+	case pulling && cs == nil:
 		return adm, joinRefusal(protocol.ReasonForbidden, "pull tokens are for the nodes of a cluster; this server is in none", ErrPullToken)
-	case req.PullToken != "":
-		leave, from, err := cs.admitPull(key, req.PullToken)
+	case pulling:
+		leave, from, err := cs.admitPull(key, token)
 		if err != nil {
 			return adm, err
 		}

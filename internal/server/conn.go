@@ -384,16 +384,14 @@ func (c *conn) watch(req protocol.Request) {
 			tc.SetWriteBuffer(n)
 		}
 	}
-	pullToken, _ := req.PullToken()
 	err := s.serveWatcher(context.Background(), WatchRequest{
-		User:      req.User,
-		Channel:   req.Channel,
-		Password:  req.ChannelPassword,
-		PullToken: pullToken,
-		Params:    req.Params,
-		ConnID:    c.id,
-		Remote:    c.remote,
-		Via:       "tcp",
+		User:     req.User,
+		Channel:  req.Channel,
+		Password: req.ChannelPassword,
+		Params:   req.Params,
+		ConnID:   c.id,
+		Remote:   c.remote,
+		Via:      "tcp",
 	}, c.nc, func() error {
 		if err := c.sendOK(req); err != nil {
 			return err

@@ -28,9 +28,6 @@ type WatchRequest struct {
 	ConnID uint64
 	Remote string
 	Via    string // "tcp" or "http", for logs and status
-	// PullToken, from a TCP handshake's pull-token=, makes the watcher
-	// another node of the cluster pulling the channel (pull.go).
-	PullToken string
 }
 
 // ServeWatcher relays the channel to sink until the channel ends, the
