@@ -108,6 +108,35 @@ func remoteView(e cluster.Entry) channelJSON {
 	}
 }
 
+// remoteEntry returns the directory entry of a channel live on another
+// node of the cluster; ok is false when there is none or no cluster.
+func (a *API) remoteEntry(ctx context.Context, key hub.Key) (e cluster.Entry, ok bool) {
+	node := a.srv.ClusterNode()
+	if node == nil {
+		return e, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
+	defer cancel()
+	e, err := node.Lookup(ctx, cluster.Key(key))
+	return e, err == nil
+}
+
+// remoteHead answers HEAD /watch for a channel this node does not carry
+// (yet): from the directory, as a GET would start once the pull is made.
+func (a *API) remoteHead(w http.ResponseWriter, r *http.Request, key hub.Key, havePassword bool) {
+	e, ok := a.remoteEntry(r.Context(), key)
+	switch {
+	case !ok:
+		textError(w, http.StatusNotFound, "")
+	case e.HasPassword() && !havePassword:
+		textError(w, http.StatusUnauthorized, "")
+	default:
+		w.Header().Set("Content-Type", contentType(e.Format))
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
 func (a *API) listNodes(w http.ResponseWriter, r *http.Request) {
 	node := a.srv.ClusterNode()
 	if node == nil {

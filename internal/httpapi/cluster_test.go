@@ -66,6 +66,19 @@ func TestClusterAPI(t *testing.T) {
 		t.Errorf("a channel live on the origin only: %+v", c)
 	}
 
+	if resp, _ := e.do(t, "HEAD", "/watch/other/elsewhere", nil); resp.StatusCode != 401 {
+		t.Errorf("HEAD of a protected channel live elsewhere: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, "HEAD", "/watch/other/elsewhere?password=x", nil); resp.StatusCode != 200 {
+		t.Errorf("HEAD of a channel live elsewhere: %d, want 200", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, "HEAD", "/watch/other/nowhere", nil); resp.StatusCode != 404 {
+		t.Errorf("HEAD of a channel live nowhere: %d, want 404", resp.StatusCode)
+	}
+	if _, body := e.do(t, "GET", "/play/other/elsewhere", nil); !strings.Contains(body, `data-protected="true" data-live="true"`) {
+		t.Errorf("player page of a protected channel live elsewhere does not ask for a password")
+	}
+
 	var nodes nodeListJSON
 	e.getJSON(t, "/api/v1/nodes", &nodes)
 	if len(nodes.Nodes) != 2 || nodes.Nodes[0].Name != "edge" || !nodes.Nodes[0].Self ||
