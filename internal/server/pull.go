@@ -211,8 +211,7 @@ func (p *pull) idle() {
 	switch {
 	case p.closing || p.linger != nil:
 	case !p.established:
-		p.closing = true
-		p.cancel()
+		p.stopLocked()
 	default:
 		gen := p.lingerGen
 		p.linger = time.AfterFunc(p.cs.node.Linger(), func() { p.lingerExpired(gen) })
@@ -229,8 +228,7 @@ func (p *pull) lingerExpired(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if gen == p.lingerGen && p.linger != nil && !p.closing { // not stopped by busy meanwhile
-		p.closing = true
-		p.cancel()
+		p.stopLocked()
 	}
 }
 
@@ -238,11 +236,17 @@ func (p *pull) lingerExpired(gen uint64) {
 // shutdown).
 func (p *pull) end() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopLocked()
+}
+
+// stopLocked makes the pull end: its goroutine's calls are cancelled and a
+// read from the upstream returns at once. Expects p.mu.
+func (p *pull) stopLocked() {
 	p.closing = true
 	if p.conn != nil {
 		p.conn.SetReadDeadline(aLongTimeAgo)
 	}
-	p.mu.Unlock()
 	p.cancel()
 }
 
@@ -468,7 +472,7 @@ func (p *pull) publish(conn net.Conn, node, addr string) (*hub.Publisher, error)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closing {
+	if p.closing { // ended while dialling: ReadFrom returns at once
 		conn.SetReadDeadline(aLongTimeAgo)
 	}
 	p.conn, p.upstream, p.established = conn, node, true

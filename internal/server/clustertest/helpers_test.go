@@ -95,7 +95,7 @@ func (d *drain) wait() *drain { d.wg.Wait(); return d }
 
 // readUntil reads c until what arrived contains marker, and fails the
 // test if it does not within servertest.WaitTimeout or c ends first.
-func readUntil(t *testing.T, c net.Conn, marker string) {
+func readUntil(t testing.TB, c net.Conn, marker string) {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(servertest.WaitTimeout))
 	defer c.SetReadDeadline(time.Time{})

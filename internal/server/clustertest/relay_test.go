@@ -3,7 +3,10 @@ package clustertest_test
 import (
 	"crypto/sha256"
 	"testing"
+	"time"
 
+	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/clustertest"
 	"github.com/fstream/fstream/internal/server/servertest"
 )
 
@@ -48,4 +51,35 @@ func TestRelayByteExact(t *testing.T) {
 			t.Errorf("%s pulled %d bytes, want %d", n.Name, got, size)
 		}
 	}
+}
+
+// TestLinger: a pulled channel stays connected for the linger time after
+// its last watcher here left, so that a watcher coming back finds it at
+// once; after that the upstream connection ends, even while the stream
+// flows.
+func TestLinger(t *testing.T) {
+	ns := clustertest.StartNATS(t)
+	origin := clustertest.StartNode(t, ns, "origin", nil)
+	edge := clustertest.StartNode(t, ns, "edge", func(_ *server.Config, cc *server.ClusterConfig) { cc.Cluster.Linger = time.Hour })
+	short := clustertest.StartNode(t, ns, "short", func(_ *server.Config, cc *server.ClusterConfig) { cc.Cluster.Linger = 0 })
+	b := servertest.MustHandshake(t, origin.Addr, broadcast)
+	stop := make(chan struct{})
+	wait := repeat(b, "LIVE", stop)
+	defer func() { close(stop); wait() }()
+
+	for range 3 {
+		w := servertest.MustHandshake(t, edge.Addr, watch)
+		readUntil(t, w, "LIVE")
+		w.Close()
+		servertest.WaitFor(t, "the watcher to leave", func() bool { return edge.Counters().Watchers == 0 })
+	}
+	if c := edge.ClusterStats(t); c.PullConnects != 1 || c.Pulls != 1 {
+		t.Errorf("edge: %d upstream connections, %d pulls; want one kept through the linger time", c.PullConnects, c.Pulls)
+	}
+
+	w := servertest.MustHandshake(t, short.Addr, watch)
+	readUntil(t, w, "LIVE")
+	w.Close()
+	servertest.WaitFor(t, "the pull without linger to end", func() bool { return short.ClusterStats(t).Pulls == 0 })
+	servertest.WaitFor(t, "the origin to serve one pull", func() bool { return origin.ClusterStats(t).PullsServed == 1 })
 }
