@@ -77,8 +77,9 @@ type Config struct {
 	// node holds; the server stops its broadcaster with "taken-over".
 	OnTakenOver func(key Key, by Entry)
 	// OnUpstreamChanged is called when a channel this node pulls gets a
-	// new origin (live true, e is the new entry) or leaves the directory
-	// (live false). It must not block.
+	// new origin or a new broadcast on its origin (live true, e is the new
+	// entry: compare its Session to tell them apart) or leaves the
+	// directory (live false). It must not block.
 	OnUpstreamChanged func(key Key, e Entry, live bool)
 	// OnKick is called for every kick published by any node (Node.Kick).
 	// id is empty to kick the broadcaster. It must not block.

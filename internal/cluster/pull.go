@@ -139,7 +139,7 @@ func (n *Node) RegisterPull(ctx context.Context, k Key, upstream string) error {
 		return fmt.Errorf("cluster: register pull of %s: this node is its origin", k)
 	}
 	n.mu.Lock()
-	p := &pullState{upstream: upstream, origin: e.Session}
+	p := &pullState{upstream: upstream, origin: e.Session, start: e.Start}
 	if old, ok := n.pulling[k]; ok {
 		p.watchers = old.watchers
 	}
@@ -184,7 +184,7 @@ func (n *Node) carries(k Key) bool {
 	defer n.mu.Unlock()
 	_, claimed := n.claims[k]
 	_, pulled := n.pulling[k]
-	return claimed || pulled
+	return claimed || pulled || n.claiming[k] > 0
 }
 
 func (n *Node) putPull(ctx context.Context, k Key, p pullState) error {

@@ -294,9 +294,10 @@ func (p *pull) currentEntry() (cluster.Entry, bool) {
 }
 
 // upstreamChanged is the OnUpstreamChanged hook: the channel got a new
-// origin (live) or left the directory. For a new origin, a pull from the
-// old origin itself reconnects at once; a pull from a relay keeps it, since
-// the relay follows. A channel that left the directory changes nothing
+// origin or a new broadcast (live), or left the directory. For a new
+// origin, a pull from the old origin itself reconnects at once; a pull
+// from a relay keeps it, since the relay follows. A pull waiting to retry
+// tries at once. A channel that left the directory changes nothing
 // here: the upstream connection delivers what is in flight and ends when
 // the channel ends there (or the node dies), and a waiting pull waits on.
 func (cs *clusterSide) upstreamChanged(k cluster.Key, e cluster.Entry, live bool) {
@@ -307,7 +308,9 @@ func (cs *clusterSide) upstreamChanged(k cluster.Key, e cluster.Entry, live bool
 		return // a local broadcaster took the channel: its Publish ends the pull
 	}
 	p.mu.Lock()
-	direct := live && p.hasEntry && p.upstream == p.entry.Origin
+	// A new broadcast on the same origin process continues on the same
+	// connection; only a new origin process (a takeover) cuts it.
+	direct := live && p.hasEntry && p.upstream == p.entry.Origin && p.entry.Session != e.Session
 	if live {
 		p.entry, p.hasEntry = e, true
 	}
@@ -329,8 +332,7 @@ func (p *pull) run() {
 	defer p.finish()
 	backoff := minBackoff
 	for {
-		start := time.Now()
-		err := p.feed()
+		fed, err := p.feed()
 		if p.ctx.Err() != nil {
 			p.setErr(errPullEnded)
 			return
@@ -345,8 +347,8 @@ func (p *pull) run() {
 			return
 		}
 		p.cs.pullFailures.Add(1)
-		if time.Since(start) > maxBackoff {
-			backoff = minBackoff // it ran a while: a new failure
+		if fed {
+			backoff = minBackoff // it worked: this is a new failure
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, maxBackoff)
@@ -369,34 +371,35 @@ func (p *pull) run() {
 }
 
 // feed makes one upstream connection and feeds the hub from it until it
-// ends. Errors before the connection are refusals (for waiting watchers)
-// when the channel is not to be had; others are worth a retry.
-func (p *pull) feed() error {
+// ends; fed reports that it got that far. Errors before the connection are
+// refusals (for waiting watchers) when the channel is not to be had;
+// others are worth a retry.
+func (p *pull) feed() (fed bool, err error) {
 	cs := p.cs
 	k := cluster.Key(p.key)
 	e, err := cs.node.Lookup(p.ctx, k)
 	switch {
 	case errors.Is(err, cluster.ErrDirectoryUnreachable):
 		cs.lookupRefused.Add(1)
-		return joinRefusal(protocol.ReasonNotFound, "cluster directory unreachable", err)
+		return false, joinRefusal(protocol.ReasonNotFound, "cluster directory unreachable", err)
 	case err != nil:
-		return notLive(p.key)
+		return false, notLive(p.key)
 	case e.Origin == cs.name:
-		return notLive(p.key) // ours: in its grace period, or just released
+		return false, notLive(p.key) // ours: in its grace period, or just released
 	}
 	p.mu.Lock()
 	p.entry, p.hasEntry = e, true
 	p.mu.Unlock()
 	addr, node, err := cs.node.PickUpstream(p.ctx, k)
 	if err != nil {
-		return fmt.Errorf("pick upstream: %w", err)
+		return false, fmt.Errorf("pick upstream: %w", err)
 	}
 	if err := cs.checkUpstream(addr, node); err != nil {
-		return err
+		return false, err
 	}
 	conn, err := cs.dialUpstream(p.ctx, addr, node, k)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close()
 	cs.pullConnects.Add(1)
@@ -405,7 +408,7 @@ func (p *pull) feed() error {
 	}
 	pub, err := p.publish(conn, node, addr)
 	if err != nil {
-		return err
+		return false, err
 	}
 	cs.log.Info("cluster pull: upstream connected", "user", k.User, "channel", k.Channel, "from", node, "addr", addr, "origin", e.Origin)
 	n, err := pub.ReadFrom(&countingReader{r: conn, n: &cs.pullBytesIn})
@@ -417,7 +420,7 @@ func (p *pull) feed() error {
 	if err == nil {
 		err = io.EOF
 	}
-	return fmt.Errorf("upstream %s ended after %d bytes: %w", node, n, err)
+	return true, fmt.Errorf("upstream %s ended after %d bytes: %w", node, n, err)
 }
 
 // checkUpstream refuses to dial what a directory record names unless it
