@@ -1,8 +1,10 @@
 package clustertest_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -135,4 +137,50 @@ func BenchmarkFailover(b *testing.B) {
 	}
 	quantiles(b, fromKill, "from-kill")
 	quantiles(b, fromClaim, "from-new-claim")
+}
+
+// BenchmarkHopLatency: the broadcaster sends a 1 KiB chunk every 10 ms
+// (800 kbit/s), each stamped with its sequence number; a watcher on the
+// origin and one on a node two hops away (origin → relay → edge, max-pulls
+// 1) note when each chunk arrives. Reported: the delay from the write to
+// the arrival, per path.
+func BenchmarkHopLatency(b *testing.B) {
+	const chunk = 1 << 10
+	ns := clustertest.StartNATS(b)
+	onePull := func(c *server.Config, cc *server.ClusterConfig) { c.BroadcasterGrace = 0; cc.Cluster.MaxPulls = 1 }
+	origin := clustertest.StartNode(b, ns, "origin", onePull)
+	relay := clustertest.StartNode(b, ns, "relay", onePull)
+	edge := clustertest.StartNode(b, ns, "edge", onePull)
+	bc := servertest.MustHandshake(b, origin.Addr, broadcast)
+	paths := []*clustertest.Node{origin, relay, edge}
+	conns := make([]net.Conn, len(paths))
+	for i, n := range paths {
+		conns[i] = servertest.MustHandshake(b, n.Addr, watch)
+	}
+	var sent []time.Time
+	arrived := make([][]time.Duration, len(paths))
+	for b.Loop() {
+		seq := len(sent)
+		buf := make([]byte, chunk)
+		binary.BigEndian.PutUint64(buf, uint64(seq))
+		sent = append(sent, time.Now())
+		if _, err := bc.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		for i, c := range conns {
+			c.SetReadDeadline(time.Now().Add(servertest.WaitTimeout))
+			if _, err := io.ReadFull(c, buf); err != nil {
+				b.Fatal(err)
+			}
+			if got := binary.BigEndian.Uint64(buf); got != uint64(seq) {
+				b.Fatalf("path %d: chunk %d, want %d", i, got, seq)
+			}
+			arrived[i] = append(arrived[i], time.Since(sent[seq]))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	bc.Close()
+	for i, name := range []string{"origin", "1-hop", "2-hops"} {
+		quantiles(b, arrived[i], name)
+	}
 }
