@@ -138,15 +138,6 @@ func TestBadEntries(t *testing.T) {
 	entry := func(channel, node, addr string) string {
 		return fmt.Sprintf(`{"v":1,"user":"fier","channel":%q,"node":%q,"addr":%q,"session":"s","start":"2026-01-01T00:00:00Z"}`, channel, node, addr)
 	}
-	records := map[string]string{
-		"c." + enc("fier") + "." + enc("junk"):  "not json",
-		"c." + enc("fier") + "." + enc("ghost"): entry("ghost", "ghost", "127.0.0.1:1"), // nobody answers for it
-		"c." + enc("fier") + "." + enc("self"):  entry("self", "n0", nodes[1].Addr),     // "n0" at n1's own address
-		"c." + enc("fier") + "." + enc("wild"):  entry("wild", "n0", "0.0.0.0:61920"),   // no address to dial
-		"c." + enc("fier") + "." + enc("mine"):  entry("mine", "n1", "127.0.0.1:1"),     // n1 itself
-		"c." + enc("fier") + "." + enc("copy"):  entry("cam", "n0", nodes[0].Addr),      // under another key
-		"c.!!.??":                               entry("x", "n0", nodes[0].Addr),        // not a key
-	}
 	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -157,17 +148,33 @@ func TestBadEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range records {
-		if _, err := kv.PutString(ctxT(t), k, v); err != nil && !strings.Contains(k, "!") {
-			t.Fatalf("put %s: %v", k, err)
-		}
+	if _, err := kv.PutString(ctxT(t), "c.!!.??", "{}"); err == nil {
+		t.Error("NATS took a key that is no key")
 	}
-	for _, ch := range []string{"junk", "ghost", "self", "wild", "mine", "copy"} {
-		_, st := servertest.DialHandshake(t, nodes[1].Addr, "watch,user=fier,channel="+ch)
-		if st == "ok" || !strings.HasPrefix(st, "error,") {
-			t.Errorf("watcher of the bad entry %q: status %q, want a refusal", ch, st)
+	// Each record is written just before its watcher comes: nobody
+	// refreshes them, so they expire within the TTL.
+	for _, r := range []struct{ channel, value string }{
+		{"junk", "not json"},
+		{"ghost", entry("ghost", "ghost", "127.0.0.1:1")}, // nobody answers for it
+		{"self", entry("self", "n0", nodes[1].Addr)},      // "n0" at n1's own address
+		{"wild", entry("wild", "n0", "0.0.0.0:61920")},    // no address to dial
+		{"mine", entry("mine", "n1", "127.0.0.1:1")},      // n1 itself
+		{"copy", entry("cam", "n0", nodes[0].Addr)},       // under another channel's key
+	} {
+		if _, err := kv.PutString(ctxT(t), "c."+enc("fier")+"."+enc(r.channel), r.value); err != nil {
+			t.Fatalf("put %s: %v", r.channel, err)
 		}
-		t.Logf("bad entry %q: %s", ch, st)
+		before := nodes[1].ClusterStats(t).PullFailures
+		_, st := servertest.DialHandshake(t, nodes[1].Addr, "watch,user=fier,channel="+r.channel)
+		// The watcher waits a second for a pull retried after 100 ms,
+		// 200 ms, 400 ms...: a handful of attempts, never a tight loop.
+		if n := nodes[1].ClusterStats(t).PullFailures - before; n > 8 {
+			t.Errorf("bad entry %q: %d pull attempts failed while one watcher waited a second", r.channel, n)
+		}
+		if st == "ok" || !strings.HasPrefix(st, "error,") {
+			t.Errorf("watcher of the bad entry %q: status %q, want a refusal", r.channel, st)
+		}
+		t.Logf("bad entry %q: %s", r.channel, st)
 	}
 	b := servertest.MustHandshake(t, nodes[0].Addr, broadcast)
 	defer b.Close()
