@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -120,11 +121,15 @@ func serveNode(t *testing.T, natsURL, name string, extra ...string) *node {
 
 // TestBinaryCluster: three "fstream serve --cluster" processes relay a
 // stream broadcast on the first byte for byte to "fstream watch" processes
-// on all three.
+// on all three (16 MiB; $FSTREAM_E2E_CLUSTER_MB sets another size).
 func TestBinaryCluster(t *testing.T) {
 	url := startNATS(t)
 	nodes := []*node{serveNode(t, url, "n0"), serveNode(t, url, "n1"), serveNode(t, url, "n2")}
-	data := payload(16 << 20)
+	size := 16 << 20
+	if mb, err := strconv.Atoi(os.Getenv("FSTREAM_E2E_CLUSTER_MB")); err == nil && mb > 0 {
+		size = mb << 20 // the 100 MB: FSTREAM_E2E_CLUSTER_MB=100
+	}
+	data := payload(size)
 	g := newGate(t, data)
 	bdone := make(chan int, 1)
 	go func() {
