@@ -84,6 +84,8 @@ type serveOptions struct {
 	AuthTimeout time.Duration
 	// TokenTTL is how long a one-time broadcast token stays good.
 	TokenTTL time.Duration
+	// Cluster holds the cluster flags (serve_cluster.go).
+	Cluster clusterOptions
 
 	// hangups delivers SIGHUP, which reloads the certificate. If nil,
 	// runServe subscribes to the process's SIGHUP; tests send their own.
@@ -105,6 +107,10 @@ with PASSWORD if NAME.ini in it holds
   password=PASSWORD
 Watchers need no account. Logs go to stderr.
 
+With --cluster the server is one node of a cluster kept in NATS (2.11 or
+newer, with JetStream): any node serves any live channel, pulling it from
+the node its broadcaster is on (docs/CLUSTER.md).
+
 Every flag can also be set in a settings file named by --config (or
 $%s), one "flag-name = value" per line, and in an environment
 variable %s<FLAG_NAME>, such as %sMAX_LAG=5s. A flag on the command
@@ -112,7 +118,8 @@ line wins over the environment, which wins over the file, which wins over
 the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, envPrefix),
 		Example: `  fstream serve
   fstream serve --listen 127.0.0.1:0 --users /etc/fstream/users --log-format json
-  fstream serve --config /etc/fstream/fstream.ini --tls-cert cert.pem --tls-key key.pem`,
+  fstream serve --config /etc/fstream/fstream.ini --tls-cert cert.pem --tls-key key.pem
+  fstream serve --cluster nats://nats1:4222,nats://nats2:4222 --advertise node1.example.org:61920`,
 		Args: withUsageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fl := cmd.Flags()
@@ -161,6 +168,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.StringVar(&opts.AuthURL, "auth-url", "", "decide who may broadcast by POSTing each attempt to this http(s) `URL` (2xx allows) instead of the users folder")
 	fl.DurationVar(&opts.AuthTimeout, "auth-timeout", auth.DefaultHTTPTimeout, "how long one --auth-url request may take")
 	fl.DurationVar(&opts.TokenTTL, "token-ttl", auth.DefaultTokenTTL, "how long a one-time broadcast token stays good")
+	addClusterFlags(fl, &opts.Cluster)
 	fl.Var(newChoiceValue(&opts.LogFormat, "text", "text", "json"), "log-format", "log format: text or json")
 	opts.LogLevel = slog.LevelInfo
 	fl.Var(levelValue{&opts.LogLevel}, "log-level", "log level: debug, info, warn or error")
@@ -196,6 +204,7 @@ func (o *serveOptions) check(set settings) error {
 			errs = append(errs, fmt.Errorf("%s: want an http:// or https:// URL", set.flag("auth-url")))
 		}
 	}
+	errs = append(errs, o.Cluster.check(set, o.Listen)...)
 	return errors.Join(errs...)
 }
 
@@ -246,6 +255,11 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	logger.Info("listening", "addr", ln.Addr().String(), "users", opts.Users,
 		"tls", cfg.TLS != nil, "tls_required", cfg.TLSRequired)
 	logUsers(logger, users, opts.Users)
+	if err := joinCluster(ctx, opts, srv, ln); err != nil {
+		_ = ln.Close()
+		_ = srv.Close()
+		return err
+	}
 	web, err := startHTTP(opts, srv, cfg.TLS, logger)
 	if err != nil {
 		_ = ln.Close()

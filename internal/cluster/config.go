@@ -77,8 +77,9 @@ type Config struct {
 	// node holds; the server stops its broadcaster with "taken-over".
 	OnTakenOver func(key Key, by Entry)
 	// OnUpstreamChanged is called when a channel this node pulls gets a
-	// new origin (live true, e is the new entry) or leaves the directory
-	// (live false). It must not block.
+	// new origin or a new broadcast on its origin (live true, e is the new
+	// entry: compare its Session to tell them apart) or leaves the
+	// directory (live false). It must not block.
 	OnUpstreamChanged func(key Key, e Entry, live bool)
 	// OnKick is called for every kick published by any node (Node.Kick).
 	// id is empty to kick the broadcaster. It must not block.
@@ -194,7 +195,7 @@ func DefaultAdvertise(listen string) (string, error) {
 		return "", fmt.Errorf("listen address %q: %w", listen, err)
 	}
 	if IsWildcardHost(host) {
-		return "", fmt.Errorf("%w: --listen %q listens on every address; give --cluster-advertise HOST:PORT", ErrAdvertiseRequired, listen)
+		return "", fmt.Errorf("%w: --listen %q listens on every address; give --advertise HOST:PORT", ErrAdvertiseRequired, listen)
 	}
 	if err := CheckAdvertise(listen); err != nil {
 		return "", err

@@ -62,7 +62,15 @@ func (n *Node) Claim(ctx context.Context, k Key, info ClaimInfo) (Claim, error) 
 	ctx, cancel, err := n.begin(ctx)
 	if err == nil {
 		defer cancel()
+		n.mu.Lock()
+		n.claiming[k]++
+		n.mu.Unlock()
 		e.Revision, err = n.writeClaim(ctx, e)
+		n.mu.Lock()
+		if n.claiming[k]--; n.claiming[k] <= 0 {
+			delete(n.claiming, k)
+		}
+		n.mu.Unlock()
 	}
 	switch {
 	case errors.Is(err, ErrDirectoryUnreachable):

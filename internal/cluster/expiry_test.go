@@ -58,7 +58,7 @@ func TestCloseWithoutRelease(t *testing.T) {
 	})
 	// b's own pull record lives on while b heartbeats it.
 	pulls, err := b.Pulls(ctx, k)
-	if err != nil || len(pulls) != 1 || pulls[0] != (Pull{"b", "a"}) {
+	if err != nil || len(pulls) != 1 || pulls[0] != (Pull{Node: "b", Upstream: "a"}) {
 		t.Fatalf("Pulls = %+v, %v", pulls, err)
 	}
 }

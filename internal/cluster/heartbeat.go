@@ -83,8 +83,8 @@ func (n *Node) writeAll() error {
 		writes = append(writes, func() error { return n.refreshClaim(c) })
 	}
 	for k, p := range n.pulling {
-		upstream := p.upstream
-		writes = append(writes, func() error { return n.putPull(context.Background(), k, upstream) })
+		p := *p
+		writes = append(writes, func() error { return n.putPull(context.Background(), k, p) })
 	}
 	n.mu.Unlock()
 	return runBounded(writes, beatParallel)

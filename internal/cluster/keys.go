@@ -60,6 +60,7 @@ func tokenKey(user string) string { return kindToken + "." + enc(user) }
 const (
 	allNodes    = kindNode + ".*"
 	allChannels = kindChannel + ".*.*"
+	allPulls    = kindPull + ".*.*.*"
 )
 
 // parseKey splits a directory key into its kind and decoded names, and

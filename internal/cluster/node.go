@@ -48,11 +48,14 @@ type Node struct {
 	mu      sync.Mutex
 	claims  map[Key]*claimState // guarded by mu
 	pulling map[Key]*pullState  // guarded by mu
-	nextID  uint64              // guarded by mu
-	closed  bool                // guarded by mu
-	leaving bool                // Leave is deleting our records; guarded by mu
-	beatErr error               // the last heartbeat's failure; guarded by mu
-	badSeen map[string]uint64   // malformed records logged: key -> revision; guarded by mu
+	// claiming counts claims being written: a node told of the new
+	// entry may ask for a pull token before Claim has returned.
+	claiming map[Key]int       // guarded by mu
+	nextID   uint64            // guarded by mu
+	closed   bool              // guarded by mu
+	leaving  bool              // Leave is deleting our records; guarded by mu
+	beatErr  error             // the last heartbeat's failure; guarded by mu
+	badSeen  map[string]uint64 // malformed records logged: key -> revision; guarded by mu
 
 	beatNow  chan struct{} // asks the heartbeat loop for a beat at once
 	rewatchC chan struct{} // asks the watch loop for a new watcher
@@ -73,7 +76,9 @@ type claimState struct {
 // pullState is a channel this node pulls.
 type pullState struct {
 	upstream string
-	origin   string // the origin's session when the pull was registered
+	origin   string    // the origin's session when the pull was registered
+	start    time.Time // and its broadcaster's start: a new broadcast is news too
+	watchers int64     // as last reported by SetWatchers
 }
 
 // controlBuffer bounds control messages (kicks, token requests, pings)
@@ -98,6 +103,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		pw:       newPasswordChecker(),
 		claims:   make(map[Key]*claimState),
 		pulling:  make(map[Key]*pullState),
+		claiming: make(map[Key]int),
 		badSeen:  make(map[string]uint64),
 		beatNow:  make(chan struct{}, 1),
 		rewatchC: make(chan struct{}, 1),

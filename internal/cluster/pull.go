@@ -139,9 +139,14 @@ func (n *Node) RegisterPull(ctx context.Context, k Key, upstream string) error {
 		return fmt.Errorf("cluster: register pull of %s: this node is its origin", k)
 	}
 	n.mu.Lock()
-	n.pulling[k] = &pullState{upstream: upstream, origin: e.Session}
+	p := &pullState{upstream: upstream, origin: e.Session, start: e.Start}
+	if old, ok := n.pulling[k]; ok {
+		p.watchers = old.watchers
+	}
+	n.pulling[k] = p
+	st := *p
 	n.mu.Unlock()
-	return n.putPull(ctx, k, upstream)
+	return n.putPull(ctx, k, st)
 }
 
 // UnregisterPull forgets that this node pulls k and deletes its record.
@@ -179,17 +184,53 @@ func (n *Node) carries(k Key) bool {
 	defer n.mu.Unlock()
 	_, claimed := n.claims[k]
 	_, pulled := n.pulling[k]
-	return claimed || pulled
+	return claimed || pulled || n.claiming[k] > 0
 }
 
-func (n *Node) putPull(ctx context.Context, k Key, upstream string) error {
+func (n *Node) putPull(ctx context.Context, k Key, p pullState) error {
 	ctx, cancel, err := n.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	if _, err := n.kv.Put(ctx, pullKey(k, n.cfg.NodeName), encodePull(n.cfg.NodeName, n.session, upstream)); err != nil {
+	if _, err := n.kv.Put(ctx, pullKey(k, n.cfg.NodeName), encodePull(n.cfg.NodeName, n.session, p.upstream, p.watchers)); err != nil {
 		return n.fail("write pull "+k.String(), err)
 	}
 	return nil
+}
+
+// SetWatchers records how many watchers this node serves k to, whether it
+// ingests or pulls k; the next heartbeat writes it into the channel entry
+// or the pull record, so that every node can list each node's watchers of
+// a channel. It costs no write of its own.
+func (n *Node) SetWatchers(k Key, watchers int64) {
+	watchers = max(watchers, 0)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.claims[k]; ok {
+		c.entry.Watchers = watchers
+	}
+	if p, ok := n.pulling[k]; ok {
+		p.watchers = watchers
+	}
+}
+
+// AllPulls lists the live pull records of every channel.
+func (n *Node) AllPulls(ctx context.Context) (map[Key][]Pull, error) {
+	out := make(map[Key][]Pull)
+	err := n.list(ctx, allPulls, func(key string, rev uint64, val []byte) {
+		kind, names, err := parseKey(key)
+		if err != nil || kind != kindPull {
+			n.malformed(key, rev, err)
+			return
+		}
+		k := Key{names[0], names[1]}
+		p, err := decodePull(k, key, val)
+		if err != nil {
+			n.malformed(key, rev, err)
+			return
+		}
+		out[k] = append(out[k], p)
+	})
+	return out, err
 }

@@ -15,18 +15,18 @@ func TestPickUpstreamTable(t *testing.T) {
 		want  string
 	}{
 		{"origin has room", nil, 2, "o"},
-		{"origin has room left", []Pull{{"a", "o"}}, 2, "o"},
-		{"origin full: first relay", []Pull{{"a", "o"}, {"b", "o"}}, 2, "a"},
-		{"least loaded relay at the same depth", []Pull{{"a", "o"}, {"b", "o"}, {"c", "a"}}, 2, "b"},
-		{"shallowest relay with room", []Pull{{"a", "o"}, {"b", "o"}, {"c", "a"}, {"d", "a"}, {"x", "b"}, {"y", "b"}}, 2, "c"},
-		{"never below self", []Pull{{"b", "self"}, {"x", "o"}, {"a", "o"}}, 2, "a"},
-		{"never self", []Pull{{"self", "o"}, {"a", "o"}, {"b", "o"}}, 2, "a"},
-		{"own record is no place taken", []Pull{{"self", "o"}, {"a", "o"}}, 2, "o"},
-		{"nothing below self after a re-pick", []Pull{{"self", "o"}, {"a", "o"}, {"b", "o"}, {"c", "self"}}, 2, "a"},
-		{"relay without address skipped", []Pull{{"ghost", "o"}, {"b", "o"}}, 2, "b"},
-		{"broken chain skipped", []Pull{{"a", "o"}, {"b", "o"}, {"c", "gone"}}, 2, "a"},
-		{"loop skipped", []Pull{{"a", "o"}, {"b", "o"}, {"c", "d"}, {"d", "c"}}, 2, "a"},
-		{"everyone full: origin", []Pull{{"a", "o"}, {"b", "a"}}, 1, "o"},
+		{"origin has room left", []Pull{{Node: "a", Upstream: "o"}}, 2, "o"},
+		{"origin full: first relay", []Pull{{Node: "a", Upstream: "o"}, {Node: "b", Upstream: "o"}}, 2, "a"},
+		{"least loaded relay at the same depth", []Pull{{Node: "a", Upstream: "o"}, {Node: "b", Upstream: "o"}, {Node: "c", Upstream: "a"}}, 2, "b"},
+		{"shallowest relay with room", []Pull{{Node: "a", Upstream: "o"}, {Node: "b", Upstream: "o"}, {Node: "c", Upstream: "a"}, {Node: "d", Upstream: "a"}, {Node: "x", Upstream: "b"}, {Node: "y", Upstream: "b"}}, 2, "c"},
+		{"never below self", []Pull{{Node: "b", Upstream: "self"}, {Node: "x", Upstream: "o"}, {Node: "a", Upstream: "o"}}, 2, "a"},
+		{"never self", []Pull{{Node: "self", Upstream: "o"}, {Node: "a", Upstream: "o"}, {Node: "b", Upstream: "o"}}, 2, "a"},
+		{"own record is no place taken", []Pull{{Node: "self", Upstream: "o"}, {Node: "a", Upstream: "o"}}, 2, "o"},
+		{"nothing below self after a re-pick", []Pull{{Node: "self", Upstream: "o"}, {Node: "a", Upstream: "o"}, {Node: "b", Upstream: "o"}, {Node: "c", Upstream: "self"}}, 2, "a"},
+		{"relay without address skipped", []Pull{{Node: "ghost", Upstream: "o"}, {Node: "b", Upstream: "o"}}, 2, "b"},
+		{"broken chain skipped", []Pull{{Node: "a", Upstream: "o"}, {Node: "b", Upstream: "o"}, {Node: "c", Upstream: "gone"}}, 2, "a"},
+		{"loop skipped", []Pull{{Node: "a", Upstream: "o"}, {Node: "b", Upstream: "o"}, {Node: "c", Upstream: "d"}, {Node: "d", Upstream: "c"}}, 2, "a"},
+		{"everyone full: origin", []Pull{{Node: "a", Upstream: "o"}, {Node: "b", Upstream: "a"}}, 1, "o"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -123,4 +123,30 @@ func TestPullTree(t *testing.T) {
 		t.Fatalf("re-pick = %s, %v; want the freed place under %s", node, err, up[leaf.Name()])
 	}
 	t.Logf("tree: %v", up)
+}
+
+// TestSetWatchers: the watcher counts a node reports for a channel it
+// ingests or pulls reach every node through the next heartbeat, in the
+// channel entry and in the pull records that AllPulls lists.
+func TestSetWatchers(t *testing.T) {
+	ns := startNATS(t)
+	a := openNode(t, testConfig(ns, "a"))
+	b := openNode(t, testConfig(ns, "b"))
+	ctx := ctxT(t)
+	k := Key{"fier", "cam"}
+	if _, err := a.Claim(ctx, k, ClaimInfo{}); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	if err := b.RegisterPull(ctx, k, "a"); err != nil {
+		t.Fatalf("RegisterPull: %v", err)
+	}
+	a.SetWatchers(k, 3)
+	b.SetWatchers(k, 5)
+	b.SetWatchers(Key{"fier", "other"}, 9) // neither ingested nor pulled: ignored
+	eventually(t, 5*testTTL, "counts written by the heartbeat", func() bool {
+		e, err := b.Lookup(ctx, k)
+		all, perr := a.AllPulls(ctx)
+		return err == nil && perr == nil && e.Watchers == 3 && len(all) == 1 &&
+			len(all[k]) == 1 && all[k][0] == (Pull{Node: "b", Upstream: "a", Watchers: 5})
+	})
 }

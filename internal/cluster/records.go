@@ -42,6 +42,9 @@ type Entry struct {
 	// Format is the detected stream format ("mpegts", "h264", ...), empty
 	// until known.
 	Format string
+	// Watchers is how many watchers the origin serves itself, as last
+	// reported (SetWatchers) and written by its heartbeat.
+	Watchers int64
 
 	// passwordHash is the PHC string of the channel password's argon2id
 	// hash; empty when the channel has no password.
@@ -69,6 +72,9 @@ type NodeInfo struct {
 type Pull struct {
 	Node     string
 	Upstream string
+	// Watchers is how many watchers Node serves the channel to, as last
+	// reported (SetWatchers).
+	Watchers int64
 }
 
 // entryWire is an Entry as stored.
@@ -82,6 +88,7 @@ type entryWire struct {
 	Start    time.Time `json:"start"`
 	Format   string    `json:"format,omitempty"`
 	Password string    `json:"pw,omitempty"`
+	Watchers int64     `json:"watchers,omitempty"`
 }
 
 type nodeWire struct {
@@ -100,12 +107,13 @@ type pullWire struct {
 	Node     string `json:"node"`
 	Session  string `json:"session"`
 	Upstream string `json:"upstream"`
+	Watchers int64  `json:"watchers,omitempty"`
 }
 
 func encodeEntry(e Entry) []byte {
 	b, _ := json.Marshal(entryWire{V: recordVersion, User: e.Key.User, Channel: e.Key.Channel,
 		Node: e.Origin, Addr: e.OriginAddr, Session: e.Session, Start: e.Start.UTC(),
-		Format: e.Format, Password: e.passwordHash})
+		Format: e.Format, Password: e.passwordHash, Watchers: e.Watchers})
 	return b
 }
 
@@ -173,13 +181,16 @@ func decodeEntry(key string, rev uint64, data []byte) (Entry, error) {
 	if len(w.Format) > maxFormat {
 		return Entry{}, fmt.Errorf("%w: format of %d bytes", ErrMalformed, len(w.Format))
 	}
+	if w.Watchers < 0 {
+		return Entry{}, fmt.Errorf("%w: negative count", ErrMalformed)
+	}
 	if w.Password != "" {
 		if _, err := parsePasswordHash(w.Password); err != nil {
 			return Entry{}, err
 		}
 	}
 	return Entry{Key: Key{w.User, w.Channel}, Origin: w.Node, OriginAddr: w.Addr, Session: w.Session,
-		Revision: rev, Start: w.Start, Format: w.Format, passwordHash: w.Password}, nil
+		Revision: rev, Start: w.Start, Format: w.Format, Watchers: w.Watchers, passwordHash: w.Password}, nil
 }
 
 func encodeNode(n NodeInfo) []byte {
@@ -219,8 +230,8 @@ func decodeNode(key string, data []byte) (NodeInfo, error) {
 		Watchers: w.Watchers, Channels: w.Channels, Pulls: w.Pulls}, nil
 }
 
-func encodePull(node, session, upstream string) []byte {
-	b, _ := json.Marshal(pullWire{V: recordVersion, Node: node, Session: session, Upstream: upstream})
+func encodePull(node, session, upstream string, watchers int64) []byte {
+	b, _ := json.Marshal(pullWire{V: recordVersion, Node: node, Session: session, Upstream: upstream, Watchers: watchers})
 	return b
 }
 
@@ -249,5 +260,8 @@ func decodePull(k Key, key string, data []byte) (Pull, error) {
 	if err := protocol.ValidateName(w.Upstream); err != nil || w.Upstream == w.Node {
 		return Pull{}, fmt.Errorf("%w: pull upstream %q", ErrMalformed, w.Upstream)
 	}
-	return Pull{Node: w.Node, Upstream: w.Upstream}, nil
+	if w.Watchers < 0 {
+		return Pull{}, fmt.Errorf("%w: negative count", ErrMalformed)
+	}
+	return Pull{Node: w.Node, Upstream: w.Upstream, Watchers: w.Watchers}, nil
 }

@@ -137,15 +137,15 @@ func TestDecodeNodeAndPull(t *testing.T) {
 		t.Fatalf("node record under another name = %v", err)
 	}
 	k := Key{"u", "c"}
-	p, err := decodePull(k, pullKey(k, "b"), encodePull("b", "s", "a"))
-	if err != nil || p != (Pull{"b", "a"}) {
+	p, err := decodePull(k, pullKey(k, "b"), encodePull("b", "s", "a", 0))
+	if err != nil || p != (Pull{Node: "b", Upstream: "a"}) {
 		t.Fatalf("decodePull = %+v, %v", p, err)
 	}
 	for _, bad := range []struct{ key, data string }{
-		{pullKey(k, "c"), string(encodePull("b", "s", "a"))},             // under another node
-		{pullKey(Key{"u", "d"}, "b"), string(encodePull("b", "s", "a"))}, // another channel
-		{pullKey(k, "b"), string(encodePull("b", "s", "b"))},             // from itself
-		{pullKey(k, "b"), string(encodePull("b", "", "a"))},              // no session
+		{pullKey(k, "c"), string(encodePull("b", "s", "a", 0))},             // under another node
+		{pullKey(Key{"u", "d"}, "b"), string(encodePull("b", "s", "a", 0))}, // another channel
+		{pullKey(k, "b"), string(encodePull("b", "s", "b", 0))},             // from itself
+		{pullKey(k, "b"), string(encodePull("b", "", "a", 0))},              // no session
 	} {
 		if _, err := decodePull(k, bad.key, []byte(bad.data)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("decodePull(%s, %s) = %v, want ErrMalformed", bad.key, bad.data, err)

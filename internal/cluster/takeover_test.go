@@ -174,3 +174,37 @@ func TestClocksDoNotOrderClaims(t *testing.T) {
 		return err == nil && e.Origin == "b" && !aHolds && b.Holds(cb)
 	})
 }
+
+// TestNewBroadcastNotice: a puller hears of a new broadcast on the same
+// origin (a new claim there, same session), but not of heartbeats.
+func TestNewBroadcastNotice(t *testing.T) {
+	ns := startNATS(t)
+	a := openNode(t, testConfig(ns, "a"))
+	var ev events
+	cfgC := testConfig(ns, "c")
+	ev.hook(&cfgC)
+	c := openNode(t, cfgC)
+	ctx := ctxT(t)
+	k := Key{"fier", "cam"}
+	start := time.Now()
+	if _, err := a.Claim(ctx, k, ClaimInfo{Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RegisterPull(ctx, k, "a"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "heartbeats", func() bool {
+		e, err := c.Lookup(ctx, k)
+		return err == nil && e.Revision > 6
+	})
+	if ups := ev.snapshot().upstream; len(ups) != 0 {
+		t.Fatalf("heartbeats reported as changes: %+v", ups)
+	}
+	if _, err := a.Claim(ctx, k, ClaimInfo{Start: start.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "c told of the new broadcast", func() bool {
+		ups := ev.snapshot().upstream
+		return len(ups) == 1 && ups[0].live && ups[0].e.Session == a.Session()
+	})
+}

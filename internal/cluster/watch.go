@@ -144,13 +144,15 @@ func (n *Node) handleUpdate(kve jetstream.KeyValueEntry) {
 	n.originSeen(k, e)
 }
 
-// originSeen reports a new origin of a pulled channel.
+// originSeen reports a new origin of a pulled channel, or a new
+// broadcast on the same origin (a new claim there: the broadcaster came
+// back, or a new one started after the channel had ended).
 func (n *Node) originSeen(k Key, e Entry) {
 	n.mu.Lock()
 	p, ok := n.pulling[k]
-	changed := ok && p.origin != e.Session
+	changed := ok && (p.origin != e.Session || !p.start.Equal(e.Start))
 	if changed {
-		p.origin = e.Session
+		p.origin, p.start = e.Session, e.Start
 	}
 	n.mu.Unlock()
 	if changed && n.cfg.OnUpstreamChanged != nil {

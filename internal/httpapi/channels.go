@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/fstream/fstream/internal/hub"
@@ -47,6 +46,13 @@ type channelJSON struct {
 	UptimeSeconds float64          `json:"uptime_seconds"`
 	Broadcaster   *broadcasterJSON `json:"broadcaster"` // null in the grace period
 	WatcherList   []watcherJSON    `json:"watcher_list"`
+
+	// In a cluster (cluster.go): the origin node, every node carrying the
+	// channel with its watchers, and their sum. A channel live only on
+	// other nodes has these and what the directory knows.
+	Origin          string             `json:"origin,omitempty"`
+	Nodes           []nodeWatchersJSON `json:"nodes,omitempty"`
+	ClusterWatchers int64              `json:"cluster_watchers,omitempty"`
 }
 
 type broadcasterJSON struct {
@@ -69,6 +75,9 @@ type watcherJSON struct {
 
 type channelListJSON struct {
 	Channels []channelJSON `json:"channels"`
+	// ClusterError says why a node lists only its own channels: the
+	// cluster directory could not be read.
+	ClusterError string `json:"cluster_error,omitempty"`
 }
 
 type kickJSON struct {
@@ -76,6 +85,11 @@ type kickJSON struct {
 	Channel string `json:"channel"`
 	ID      uint64 `json:"id"` // 0: everyone on the channel
 	Kicked  bool   `json:"kicked"`
+	// Cluster is set when the kick was sent to every node of a cluster
+	// (the answer is then 202 and Kicked unknown); Node is the node whose
+	// connection ID is.
+	Cluster bool   `json:"cluster,omitempty"`
+	Node    string `json:"node,omitempty"`
 }
 
 // channelView turns a channel snapshot into its JSON form.
@@ -135,12 +149,13 @@ func (a *API) view(ch *hub.Channel) channelJSON {
 	return channelView(ch.Info(), a.now(), in, out)
 }
 
-func (a *API) listChannels(w http.ResponseWriter, _ *http.Request) {
+func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
 	chans := a.srv.Hub().Channels()
 	list := channelListJSON{Channels: make([]channelJSON, 0, len(chans))}
 	for _, ch := range chans {
 		list.Channels = append(list.Channels, a.view(ch))
 	}
+	a.clusterChannels(r.Context(), &list)
 	slices.SortFunc(list.Channels, func(x, y channelJSON) int {
 		return cmp.Or(cmp.Compare(x.User, y.User), cmp.Compare(x.Channel, y.Channel))
 	})
@@ -160,18 +175,24 @@ func (a *API) getChannel(w http.ResponseWriter, r *http.Request) {
 // watcher (…/kick) from a channel. Kicking everyone answers 200 with
 // "kicked": false when there was nobody; an unknown id answers 404.
 func (a *API) kick(w http.ResponseWriter, r *http.Request) {
+	id, err := parseConnID(r.PathValue("id"))
+	if err != nil {
+		textError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if a.srv.ClusterNode() != nil {
+		k, err := keyOf(r)
+		if err != nil {
+			channelError(w, err)
+			return
+		}
+		a.clusterKick(w, r, k, id)
+		return
+	}
 	ch, err := a.channelOf(r)
 	if err != nil {
 		channelError(w, err)
 		return
-	}
-	var id uint64
-	if s := r.PathValue("id"); s != "" {
-		id, err = strconv.ParseUint(s, 10, 64)
-		if err != nil || id == 0 {
-			textError(w, http.StatusBadRequest, fmt.Sprintf("connection id %q is not a positive integer", s))
-			return
-		}
 	}
 	key := ch.Key()
 	kicked := ch.Kick(id)

@@ -13,7 +13,14 @@
 //	GET  /api/v1/channels/{user}/{channel}      JSON for one channel (loopback only by default)
 //	POST /api/v1/channels/{user}/{channel}/kick       kick broadcaster and watchers (admin token)
 //	POST /api/v1/channels/{user}/{channel}/kick/{id}  kick one connection (admin token)
+//	GET  /api/v1/nodes                          JSON list of the cluster's nodes (loopback only by default)
 //	GET  /metrics                               Prometheus text exposition (loopback only by default)
+//
+// In a cluster (server.JoinCluster) the channel list adds every channel live
+// on other nodes, and each channel's origin and every carrying node's
+// watchers, from the directory; a kick is sent to every node (202), with
+// ?node=NAME naming the node of a connection id; /metrics adds the
+// fstream_cluster_* counters (cluster.go).
 //
 // # An HTTP watcher's life
 //

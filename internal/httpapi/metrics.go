@@ -49,6 +49,7 @@ func newRegistry(a *API, version string) (*prometheus.Registry, *httpMetrics, er
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		newServerCollector(a),
+		newClusterCollector(a.srv),
 		m.watchRequests,
 		m.watchers,
 		build,

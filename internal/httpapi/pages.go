@@ -78,6 +78,8 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) {
 	if ch := a.srv.Hub().Channel(key); ch != nil {
 		in := ch.Info()
 		p.Protected, p.Live = in.Protected, in.Stats.Live
+	} else if e, ok := a.remoteEntry(r.Context(), key); ok {
+		p.Protected, p.Live = e.HasPassword(), true
 	}
 	var buf bytes.Buffer
 	if err := playTemplate.Execute(&buf, p); err != nil {

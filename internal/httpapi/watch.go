@@ -65,7 +65,7 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	password, fromQuery := channelPassword(r)
 	if r.Method == http.MethodHead {
-		a.watchHead(w, key, password != "" || fromQuery)
+		a.watchHead(w, r, key, password != "" || fromQuery)
 		return
 	}
 	sink := &httpSink{w: w, rc: http.NewResponseController(w)}
@@ -171,10 +171,10 @@ func refusalStatus(reason protocol.Reason) int {
 // live, 401 when it is protected and no password was given, else the
 // headers a GET would start with. A given password is not checked (that
 // needs a join).
-func (a *API) watchHead(w http.ResponseWriter, key hub.Key, havePassword bool) {
+func (a *API) watchHead(w http.ResponseWriter, r *http.Request, key hub.Key, havePassword bool) {
 	ch := a.srv.Hub().Channel(key)
 	if ch == nil {
-		textError(w, http.StatusNotFound, "")
+		a.remoteHead(w, r, key, havePassword)
 		return
 	}
 	in := ch.Info()

@@ -128,7 +128,7 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 	if c.ended || c.publisher == nil {
 		return nil, ErrNotLive
 	}
-	if c.password != "" && !passwordsEqual(opts.Password, c.password) {
+	if c.password != "" && !opts.SkipPassword && !passwordsEqual(opts.Password, c.password) {
 		return nil, ErrWrongPassword
 	}
 	if c.cfg.MaxWatchers > 0 && len(c.subs) >= c.cfg.MaxWatchers {

@@ -194,6 +194,9 @@ func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 type SubscribeOptions struct {
 	// Password is the channel password the watcher gave.
 	Password string
+	// SkipPassword admits the watcher without the channel password: the
+	// server authenticated it otherwise (a cluster node with a pull token).
+	SkipPassword bool
 	// Join is where the watcher starts; "" means the hub's default.
 	Join JoinPolicy
 	// ID, Remote and Via ("tcp", "http") identify the watcher's

@@ -43,6 +43,21 @@ func (p *Publisher) stopLocked(reason CloseReason) {
 	}
 }
 
+// Stop ends the publisher for reason, as a takeover in this hub would: its
+// ReadFrom returns an *EvictedError and OnStop is called. The server stops
+// a broadcaster this way when another node took its channel over. Stopping
+// a stopped publisher does nothing.
+func (p *Publisher) Stop(reason CloseReason) {
+	c := p.ch
+	c.mu.Lock()
+	stopped := p.stopped != ""
+	p.stopLocked(reason)
+	c.mu.Unlock()
+	if !stopped && p.opts.OnStop != nil {
+		p.opts.OnStop(reason)
+	}
+}
+
 // ReadFrom reads the broadcaster's stream into the channel until r returns
 // EOF (nil error), r fails, or the hub stops the publisher (an
 // *EvictedError). When the ring is full it waits for the slowest watcher,

@@ -322,6 +322,8 @@ func (c *conn) broadcast(req protocol.Request) {
 		bufsize = n
 	}
 	key := hub.Key{User: req.User, Channel: req.Channel}
+	in := s.beginIngest(key) // cluster.go; nil when not in a cluster
+	defer s.endIngest(in)
 	pub, err := s.hub.Publish(key, hub.PublishOptions{
 		Bufsize:  bufsize,
 		Password: req.ChannelPassword,
@@ -335,6 +337,7 @@ func (c *conn) broadcast(req protocol.Request) {
 		return
 	}
 	defer pub.Close()
+	s.claim(in, pub, req.ChannelPassword)
 	s.countHandshake(HandshakeOK)
 	s.broadcasters.Add(1)
 	defer s.broadcasters.Add(-1)

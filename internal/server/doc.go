@@ -65,4 +65,14 @@
 // closes the hub: broadcasters stop, watchers receive what was buffered and
 // then end. It waits for every connection's goroutine, or closes them all
 // when its context ends first. Close does that at once.
+//
+// # Cluster
+//
+// JoinCluster makes the server a node of a cluster (package cluster keeps
+// the directory in NATS): broadcasters claim their channels, watchers of
+// channels ingested elsewhere are served from one pull per channel (an
+// upstream watch connection published into the local hub), a watch with a
+// pull token is another node pulling, and a takeover on another node stops
+// the local broadcaster. cluster.go and pull.go hold it; Shutdown leaves
+// the cluster, Close only disconnects.
 package server

@@ -46,8 +46,9 @@ type Server struct {
 	watchers     atomic.Int64
 	handshakes   map[string]*atomic.Int64 // fixed keys; read-only map
 	authFails    *failures
-	authErrLog   *logLimiter // server-side login failures
-	refusedLog   *logLimiter // connections refused at accept
+	authErrLog   *logLimiter  // server-side login failures
+	refusedLog   *logLimiter  // connections refused at accept
+	cluster      *clusterSide // set by JoinCluster before Serve; nil when standalone
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -212,6 +213,7 @@ func (s *Server) forget(c *conn) {
 // returned. Shutdown is idempotent; Serve returns ErrServerClosed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.beginClose()
+	defer s.endCluster(true)
 	wait := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -233,7 +235,16 @@ func (s *Server) Close() error {
 	s.beginClose()
 	s.closeConns()
 	s.wg.Wait()
+	s.endCluster(false)
 	return nil
+}
+
+// endCluster leaves the cluster, or only disconnects from it when leave is
+// false (as a crashed node would: its records expire).
+func (s *Server) endCluster(leave bool) {
+	if s.cluster != nil {
+		s.cluster.shutdown(leave)
+	}
 }
 
 func (s *Server) beginClose() {

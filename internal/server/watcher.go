@@ -55,13 +55,20 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	if err != nil {
 		return err
 	}
+	adm, err := s.admitWatcher(ctx, &req, key) // cluster.go
+	if err != nil {
+		done(errors.Is(err, hub.ErrWrongPassword))
+		return err
+	}
+	defer adm.leave()
 	sub, err := s.hub.Subscribe(key, hub.SubscribeOptions{
-		Join:     hub.JoinPolicy(req.Params[protocol.KeyJoin]),
-		Password: req.Password,
-		Via:      req.Via,
-		ID:       req.ConnID,
-		Remote:   req.Remote,
-		OnEvict:  func(hub.CloseReason) { sink.SetWriteDeadline(aLongTimeAgo) },
+		Join:         hub.JoinPolicy(req.Params[protocol.KeyJoin]),
+		Password:     req.Password,
+		SkipPassword: adm.pull,
+		Via:          req.Via,
+		ID:           req.ConnID,
+		Remote:       req.Remote,
+		OnEvict:      func(hub.CloseReason) { sink.SetWriteDeadline(aLongTimeAgo) },
 	})
 	done(errors.Is(err, hub.ErrWrongPassword))
 	if err != nil {
@@ -69,8 +76,8 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	}
 	defer sub.Close()
 	s.countHandshake(HandshakeOK)
-	s.watchers.Add(1)
-	defer s.watchers.Add(-1)
+	adm.count.Add(1)
+	defer adm.count.Add(-1)
 	stop := context.AfterFunc(ctx, func() {
 		sub.Close()
 		sink.SetWriteDeadline(aLongTimeAgo)
@@ -86,6 +93,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 
 	start := time.Now()
 	n, err := pump(sub, sink)
+	adm.sent(n)
 	attrs := []any{"bytes", n, "duration", time.Since(start).Round(time.Millisecond)}
 	var ev *hub.EvictedError
 	switch {
