@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,7 +75,7 @@ type fakeWatcher struct {
 	h     hash.Hash
 	data  bytes.Buffer
 	n     int64
-	idle  int // ErrIdle returns
+	idle  atomic.Int64 // ErrIdle returns
 	err   error
 	done  chan struct{}
 }
@@ -87,7 +88,7 @@ func startFakeWatcher(sub *hub.Subscription, batch int) *fakeWatcher {
 		for {
 			bufs, _, err := sub.Next(iov[:0], w.batch)
 			if errors.Is(err, hub.ErrIdle) {
-				w.idle++
+				w.idle.Add(1)
 				continue
 			}
 			if err != nil {

@@ -263,13 +263,16 @@ func TestHubJoinFallbackSilent(t *testing.T) {
 		clk.Advance(tick)
 		return !waiting(t, f.ch, 1)
 	})
+	// The channel stays silent: once the watcher has written what it fell
+	// back to, the ticks give it ErrIdle.
+	waitUntil(t, "the silent watcher's ErrIdle", func() bool {
+		clk.Advance(tick)
+		return w.idle.Load() > 0
+	})
 	f.feed(data[k2-tsPacket:])
 	f.end()
 	w.wait()
 	checkFallbackStart(t, "watcher", w.data.Bytes(), data, k2)
-	if w.idle == 0 {
-		t.Error("the watcher never saw ErrIdle")
-	}
 }
 
 // TestHubIdleTick: a watcher with nothing to write gets ErrIdle at the
