@@ -65,5 +65,22 @@ func newBroadcastOptions(s *streams, args []string, o overrides, timeout time.Du
 }
 
 func runBroadcast(ctx context.Context, opts *broadcastOptions) error {
+	if err := checkCredentials(opts.Client.Request); err != nil {
+		return err
+	}
 	return explainTLS(client.Broadcast(ctx, opts.Client, opts.In))
+}
+
+// checkCredentials refuses, before connecting, a broadcast that gives
+// neither a password nor a token: the server could only answer "wrong user
+// or password", which sends the user looking for a typo. An empty password
+// given on purpose (user-password= in PAYLOAD) is sent, for an --auth-url
+// service that may accept it.
+func checkCredentials(req protocol.Request) error {
+	_, password := req.Params[protocol.KeyUserPassword]
+	_, token := req.Params[protocol.KeyToken]
+	if !password && !token {
+		return usageErrorf("no password given (use --user-password or %s)", envUserPassword)
+	}
+	return nil
 }

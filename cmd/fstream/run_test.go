@@ -61,7 +61,8 @@ func TestRunRefused(t *testing.T) {
 		protocol.WriteFrame(c, protocol.Status{Reason: protocol.ReasonUnauthorized, Message: "wrong user or password"}.Text())
 	})
 	stdin := strings.NewReader("must stay unread")
-	code, _, stderr := runIn(t.Context(), []string{"broadcast", addr, "--user", "fier"}, stdin, nil)
+	env := map[string]string{envUserPassword: "wrong"}
+	code, _, stderr := runIn(t.Context(), []string{"broadcast", addr, "--user", "fier"}, stdin, env)
 	if code != exitRefused {
 		t.Errorf("exit %d, want %d", code, exitRefused)
 	}
@@ -144,3 +145,26 @@ func TestRunNoServer(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestRunBroadcastNoPassword: a broadcast without a password or a token is
+// stopped before it connects, with what to give.
+func TestRunBroadcastNoPassword(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // nothing accepts: a connection would hang the handshake
+	stdin := strings.NewReader("must stay unread")
+	for _, args := range [][]string{
+		{"broadcast", ln.Addr().String(), "--user", "fier"},
+		{ln.Addr().String(), "broadcast,user=fier"},
+	} {
+		code, _, stderr := runIn(t.Context(), args, stdin, nil)
+		if code != exitUsage || !strings.Contains(stderr, "no password given (use --user-password or FSTREAM_USER_PASSWORD)") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	if stdin.Len() != len("must stay unread") {
+		t.Error("stdin was read")
+	}
+}

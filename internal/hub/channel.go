@@ -124,6 +124,9 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 	if c.ended || c.publisher == nil {
 		return nil, ErrNotLive
 	}
+	if c.password != "" && opts.Password == "" {
+		return nil, ErrNoPassword
+	}
 	if c.password != "" && !passwordsEqual(opts.Password, c.password) {
 		return nil, ErrWrongPassword
 	}

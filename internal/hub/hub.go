@@ -146,8 +146,9 @@ type SubscribeOptions struct {
 // the next one, at the next byte, or at a bufsize chunk start. From there on
 // it receives every byte the broadcaster sends, unless the slow-watcher
 // policy moves it ahead. It fails with a *JoinError: ErrBadJoin, ErrHubClosed,
-// ErrNotLive when the channel has no broadcaster, ErrWrongPassword when the
-// password does not match, ErrChannelFull at the watcher limit.
+// ErrNotLive when the channel has no broadcaster, ErrNoPassword when it is
+// protected and none was given, ErrWrongPassword when the password does not
+// match, ErrChannelFull at the watcher limit.
 func (h *Hub) Subscribe(key Key, opts SubscribeOptions) (*Subscription, error) {
 	if _, err := ParseJoinPolicy(string(opts.Join)); err != nil {
 		return nil, h.refusal(ErrBadJoin, key, err.Error())

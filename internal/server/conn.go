@@ -249,7 +249,11 @@ func (c *conn) authenticate(req protocol.Request) *refusal {
 		return refuse(protocol.ReasonBusy, "too many failed logins from your address; wait a minute", errors.New("auth throttled"))
 	}
 	var err error
+	// The peer is told what kind of credential failed, never why: a token
+	// is unknown, used or expired alike, whoever the user.
+	msg := "wrong user or password"
 	if token, ok := req.Params[protocol.KeyToken]; ok && req.Command == protocol.CommandBroadcast {
+		msg = "token unknown, used or expired"
 		if s.cfg.Tokens == nil {
 			err = fmt.Errorf("%w: tokens are not enabled", auth.ErrDenied)
 		} else {
@@ -270,7 +274,7 @@ func (c *conn) authenticate(req protocol.Request) *refusal {
 		s.log.Error("authentication failed", "id", c.id, "user", req.User, "err", err)
 	}
 	// One generic answer: the peer must not learn which part was wrong.
-	return refuse(protocol.ReasonUnauthorized, "wrong user or password", err)
+	return refuse(protocol.ReasonUnauthorized, msg, err)
 }
 
 // issueToken answers a token request: a one-time broadcast token for an

@@ -473,3 +473,20 @@ func TestBufsizeJoin(t *testing.T) {
 		t.Fatalf("bufsize=0: %q", st)
 	}
 }
+
+// TestPasswordRefusalsSayWhich: a watcher is told whether it gave no channel
+// password or a wrong one; nothing is said about users.
+func TestPasswordRefusalsSayWhich(t *testing.T) {
+	ts := servertest.Start(t, nil)
+	servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=live,channel-password=secret")
+	for text, want := range map[string]string{
+		"watch,user=fier,channel=live":                        "error,reason=forbidden,message=channel is protected: give its password",
+		"watch,user=fier,channel=live,channel-password=guess": "error,reason=forbidden,message=wrong channel password",
+		"broadcast,user=nobody,user-password=x":               "error,reason=unauthorized,message=wrong user or password",
+		"broadcast,user=fier,user-password=x":                 "error,reason=unauthorized,message=wrong user or password",
+	} {
+		if _, st := servertest.DialHandshake(t, ts.Addr, text); st != want {
+			t.Errorf("%s: status %q, want %q", text, st, want)
+		}
+	}
+}
