@@ -35,7 +35,9 @@ A one-time token from "fstream token" (--token or token= in PAYLOAD) replaces
 the password.
 
 Exit status: 0 when all of stdin reached the server, 1 on an error, 2 on a
-usage error, 3 when the server refuses, 130 on a signal.`,
+usage error, 3 when the server refuses, 4 when the server ends the broadcast
+and says why (taken over by a new broadcaster of the channel, removed by an
+operator, server shutting down), 130 on a signal.`,
 		Example: `  ffmpeg -re -i in.mp4 -c copy -f mpegts - | FSTREAM_USER_PASSWORD=secret fstream broadcast 127.0.0.1 --user fier --channel cam
   fstream broadcast example.com user=fier,user-password=secret,channel=cam < rec.ts
   fstream broadcast tls://example.com --user fier --token "$(fstream token tls://example.com --user fier)" < rec.ts`,

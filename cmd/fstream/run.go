@@ -21,6 +21,9 @@ const (
 	exitError   = 1 // the command ran and failed
 	exitUsage   = 2 // bad arguments, flags or configuration
 	exitRefused = 3 // the server refused the handshake
+	// exitCut means the server ended a broadcast and said why: taken over
+	// by a new broadcaster, removed by an operator, or shutting down.
+	exitCut = 4
 	// exitInterrupted is what a shell reports for a process that SIGINT
 	// ended; watch and broadcast return it when a signal stops them.
 	exitInterrupted = 130
@@ -60,6 +63,11 @@ func execute(ctx context.Context, args []string, s *streams, version string, r r
 	code, quiet := exitCode(err)
 	if !quiet {
 		msg := "fstream: " + oneLine(err.Error())
+		if cut, ok := errors.AsType[*client.CutError](err); ok {
+			// The server's sentence says it all: "taken over by a new
+			// broadcaster of fier/cam".
+			msg = "fstream: " + oneLine(cut.Error())
+		}
 		if code == exitUsage && cmd != nil {
 			msg += fmt.Sprintf(" (see '%s --help')", cmd.CommandPath())
 		}
@@ -83,6 +91,8 @@ func exitCode(err error) (code int, quiet bool) {
 		return exitUsage, false
 	case isA[*protocol.RefusedError](err):
 		return exitRefused, false
+	case isA[*client.CutError](err):
+		return exitCut, false
 	default:
 		return exitError, false
 	}

@@ -69,7 +69,7 @@ func TestRunWatchTLS(t *testing.T) {
 	} {
 		t.Run(strings.Join(args[2:], " "), func(t *testing.T) {
 			code, stdout, stderr := runIn(t.Context(), args, nil, nil)
-			if code != exitOK || stderr != "" {
+			if code != exitOK || !watchEnded.MatchString(stderr) {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
 			}
 			if stdout != string(stream) {

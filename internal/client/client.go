@@ -84,26 +84,7 @@ func Broadcast(ctx context.Context, opts Options, src io.Reader) (err error) {
 		return err
 	}
 	defer s.close()
-
-	buf := make([]byte, bufferSize)
-	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, werr := s.conn.Write(buf[:n]); werr != nil {
-				return s.streamErr("send stream", werr)
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("%w: %w", ErrReadInput, rerr)
-		}
-	}
-	return s.finish(orDefault(opts.CloseTimeout, DefaultCloseTimeout))
+	return s.broadcast(src, orDefault(opts.CloseTimeout, DefaultCloseTimeout))
 }
 
 // Watch connects as a watcher and copies the stream to dst until the server
@@ -389,30 +370,6 @@ func (s *session) handshakeErr(err error, timeout time.Duration) error {
 		// one too old to know ack=1.
 		return fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
-}
-
-// finish half-closes the connection and waits for the server to close its
-// side, which it does after reading everything up to our EOF.
-func (s *session) finish(timeout time.Duration) error {
-	cw, ok := s.conn.(interface{ CloseWrite() error })
-	if !ok {
-		return fmt.Errorf("finish stream: %T cannot half-close", s.conn)
-	}
-	if err := cw.CloseWrite(); err != nil {
-		return s.streamErr("finish stream", err)
-	}
-	if err := s.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return s.streamErr("finish stream", err)
-	}
-	// A server sends nothing to a broadcaster after "ok"; anything it does
-	// send is discarded while waiting for its EOF.
-	if _, err := io.Copy(io.Discard, s.r); err != nil {
-		if s.ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("%w within %v: %w", ErrCloseTimeout, timeout, err)
-		}
-		return s.streamErr("finish stream", err)
-	}
-	return nil
 }
 
 // streamErr adds the step to err, or returns ctx's error when the

@@ -1,6 +1,11 @@
 package client
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/fstream/fstream/internal/protocol"
+)
 
 // Sentinel errors, returned wrapped with the step that failed.
 var (
@@ -40,3 +45,20 @@ var (
 	// ErrTLSHandshake means the TLS handshake failed for another reason.
 	ErrTLSHandshake = errors.New("client: TLS handshake failed")
 )
+
+// CutError is a broadcast the server ended, with the reason it sent in a
+// status frame just before it closed the connection: another broadcaster
+// took the channel over (protocol.ReasonTakenOver), an operator removed it
+// (ReasonKicked) or the server is shutting down (ReasonShutdown). Bytes
+// still on their way when it happened may not have reached the server.
+type CutError struct {
+	Reason  protocol.Reason
+	Message string
+}
+
+func (e *CutError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("server ended the stream: %s", e.Reason)
+	}
+	return e.Message
+}

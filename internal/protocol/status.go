@@ -19,8 +19,23 @@ const (
 	ReasonTooLarge     Reason = "too-large"    // the handshake is longer than the server accepts
 )
 
-// Reasons lists every reason code, in the order of the documentation.
+// Reasons lists every reason code of a refused handshake, in the order of
+// the documentation.
 var Reasons = []Reason{ReasonBadRequest, ReasonUnauthorized, ReasonNotFound, ReasonForbidden, ReasonBusy, ReasonTooLarge}
+
+// The reasons a server gives in the status frame it sends a broadcaster
+// (that asked for ack=1) when it ends the stream, just before it closes the
+// connection. A broadcaster's downstream direction is otherwise unused after
+// "ok", so a client that does not read it only sees the close.
+const (
+	ReasonTakenOver Reason = "taken-over" // a new broadcaster of the same channel arrived
+	ReasonKicked    Reason = "kicked"     // an operator removed the broadcaster
+	ReasonShutdown  Reason = "shutdown"   // the server is shutting down
+)
+
+// EndReasons lists every reason code of a stream the server ended, in the
+// order of the documentation.
+var EndReasons = []Reason{ReasonTakenOver, ReasonKicked, ReasonShutdown}
 
 // Status is the server's answer to a handshake sent with ack=1.
 type Status struct {
@@ -83,8 +98,9 @@ func ParseStatus(text string) (Status, error) {
 	return Status{Reason: Reason(reason), Message: msg}, nil
 }
 
-// Known reports whether r is one of the reasons this version defines.
-func (r Reason) Known() bool { return slices.Contains(Reasons, r) }
+// Known reports whether r is one of the reasons this version defines, for a
+// refusal or for the end of a stream.
+func (r Reason) Known() bool { return slices.Contains(Reasons, r) || slices.Contains(EndReasons, r) }
 
 // RefusedError is a handshake the server refused, as a client sees it.
 type RefusedError struct {

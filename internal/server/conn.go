@@ -376,6 +376,9 @@ func (c *conn) broadcast(req protocol.Request) {
 	default:
 		log.Warn("broadcaster failed", append(attrs, "err", err)...)
 	}
+	if ev != nil && req.Ack {
+		c.tellCut(ev.Reason, key)
+	}
 }
 
 func (c *conn) watch(req protocol.Request) {
