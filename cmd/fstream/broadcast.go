@@ -19,6 +19,7 @@ type broadcastOptions struct {
 
 func newBroadcastCmd(s *streams, runF func(context.Context, *broadcastOptions) error) *cobra.Command {
 	var f requestFlags
+	var rf reconnectFlags
 	cmd := &cobra.Command{
 		Use:   "broadcast ADDR [PAYLOAD]",
 		Short: "Send stdin to a channel",
@@ -34,6 +35,10 @@ taken, in this order, from --user-password, PAYLOAD, or $FSTREAM_USER_PASSWORD.
 A one-time token from "fstream token" (--token or token= in PAYLOAD) replaces
 the password.
 
+ADDR may list several servers (h1:61920,h2:61920); with --reconnect a lost
+connection is made good on the next one, and stdin is piped on (the bytes in
+flight on the lost connection are lost).
+
 Exit status: 0 when all of stdin reached the server, 1 on an error, 2 on a
 usage error, 3 when the server refuses, 4 when the server ends the broadcast
 and says why (taken over by a new broadcaster of the channel, removed by an
@@ -48,10 +53,14 @@ operator, server shutting down), 130 on a signal.`,
 			if err != nil {
 				return err
 			}
+			if err := rf.apply(cmd.Flags(), &opts.Client); err != nil {
+				return err
+			}
 			return runF(cmd.Context(), opts)
 		},
 	}
 	f.register(cmd.Flags(), protocol.CommandBroadcast)
+	rf.register(cmd.Flags())
 	return cmd
 }
 
@@ -63,6 +72,7 @@ func newBroadcastOptions(s *streams, args []string, o overrides, timeout time.Du
 	if err != nil {
 		return nil, err
 	}
+	c.Notify = notifier(s.Err)
 	return &broadcastOptions{Client: c, In: s.In}, nil
 }
 

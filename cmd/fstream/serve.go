@@ -137,6 +137,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.IntVar(&c.MaxWatchersPerChannel, "max-watchers-per-channel", c.MaxWatchersPerChannel, "most watchers of one channel (0: no limit)")
 	fl.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", c.AuthFailuresPerMinute, "failed logins one IP address may make per minute before it is refused (0: no limit)")
 	fl.DurationVar(&c.BroadcasterGrace, "broadcaster-grace", c.BroadcasterGrace, "how long watchers wait for their broadcaster to come back")
+	fl.DurationVar(&c.MaxWatchWait, "max-watch-wait", c.MaxWatchWait, "how long a watcher that asked to wait (watch --wait) is held for a channel that is not live (0: not at all)")
 	fl.DurationVar(&c.StallTimeout, "stall-timeout", c.StallTimeout, "how long a watcher may hold its broadcaster back before it is dropped")
 	fl.DurationVar(&c.MaxLag, "max-lag", c.MaxLag, "largest delay of a watcher behind the live stream before it is dropped (0: no limit)")
 	fl.IntVar(&c.ChannelBuffer, "channel-buffer", c.ChannelBuffer, "`BYTES` each channel buffers for its slowest watcher")

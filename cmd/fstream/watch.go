@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -23,6 +24,9 @@ type watchOptions struct {
 func newWatchCmd(s *streams, runF func(context.Context, *watchOptions) error) *cobra.Command {
 	var join string
 	var f requestFlags
+	var rf reconnectFlags
+	var wait bool
+	var waitTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "watch ADDR [PAYLOAD]",
 		Short: "Write a channel's stream to stdout",
@@ -34,6 +38,11 @@ PAYLOAD is the original fstream handshake text, with or without its leading
 "watch,", for example "user=fier,channel=cam". Flags override its values, and
 keys fstream does not know are sent as they are.
 
+With --wait, a channel that is not live yet is waited for: one line on stderr
+says so, and the stream follows as soon as it starts. ADDR may list several
+servers (h1:61920,h2:61920); with --reconnect a lost connection is made good on
+the next one that has the channel live, joining at a keyframe.
+
 When the stream ends, one line on stderr says so, with how many bytes came
 in how long. The stream has no end marker: a broadcaster that left and a
 server that closed the connection look the same.
@@ -41,7 +50,7 @@ server that closed the connection look the same.
 Exit status: 0 when the stream ends or the reader of stdout quits, 1 on an
 error (a connection reset too), 2 on a usage error, 3 when the server
 refuses, 130 on a signal.`,
-		Example: `  fstream watch 127.0.0.1 --user fier --channel cam | ffplay -
+		Example: `  fstream watch 127.0.0.1 --user fier --channel cam --wait | ffplay -fflags nobuffer -probesize 32 -analyzeduration 0 -
   fstream watch example.com:61920 user=fier,channel=cam,channel-password=123 > rec.ts
   fstream watch tls://example.com --user fier --channel cam | ffplay -`,
 		Args: streamArgs,
@@ -59,11 +68,24 @@ refuses, 130 on a signal.`,
 				}
 				opts.Client.Request.Params[protocol.KeyJoin] = join
 			}
+			if err := rf.apply(cmd.Flags(), &opts.Client); err != nil {
+				return err
+			}
+			switch {
+			case waitTimeout < 0:
+				return usageErrorf("--wait-timeout %v must not be negative", waitTimeout)
+			case cmd.Flags().Changed("wait-timeout") && !wait:
+				return usageErrorf("--wait-timeout needs --wait")
+			}
+			opts.Client.Wait, opts.Client.WaitTimeout = wait, waitTimeout
 			return runF(cmd.Context(), opts)
 		},
 	}
 	f.register(cmd.Flags(), protocol.CommandWatch)
 	cmd.Flags().StringVar(&join, "join", "", "where to start in a media stream: gop (latest keyframe: a picture at once), keyframe (wait for the next) or live (default: the server's)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "if the channel is not live yet, wait for it instead of failing")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "give up waiting after this long (0: wait until interrupted)")
+	rf.register(cmd.Flags())
 	return cmd
 }
 
@@ -75,6 +97,7 @@ func newWatchOptions(s *streams, args []string, o overrides, timeout time.Durati
 	if err != nil {
 		return nil, err
 	}
+	c.Notify = notifier(s.Err)
 	return &watchOptions{Client: c, Out: s.Out, Err: s.Err}, nil
 }
 
@@ -82,6 +105,9 @@ func runWatch(ctx context.Context, opts *watchOptions) error {
 	out := &progress{w: opts.Out}
 	err := explainTLS(client.Watch(ctx, opts.Client, out))
 	req := opts.Client.Request
+	if ref, ok := errors.AsType[*protocol.RefusedError](err); ok && ref.Reason == protocol.ReasonNotFound && !opts.Client.Wait {
+		return fmt.Errorf("%w; add --wait to wait for it", err)
+	}
 	switch {
 	case err == nil:
 		// The stream carries no end marker: a broadcaster that left (after

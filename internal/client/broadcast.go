@@ -79,7 +79,8 @@ func (d *downstream) ended(s *session) (error, bool) {
 	switch {
 	case d.cut != nil:
 		return d.cut, true
-	case closedByPeer(d.err):
+	case d.err != nil && !d.stopping.Load():
+		// The server closed or reset the connection, or it broke.
 		return s.streamErr("send stream", d.err), true
 	}
 	return nil, false
@@ -110,12 +111,21 @@ func (s *session) broadcast(src io.Reader, closeTimeout time.Duration) error {
 			if s.ctx.Err() != nil {
 				return s.ctx.Err()
 			}
+			if errors.Is(rerr, os.ErrDeadlineExceeded) {
+				// The downstream reader interrupted us, and is about to
+				// say why.
+				select {
+				case <-d.done:
+				case <-time.After(cutWait):
+				}
+			}
 			if err, ok := d.ended(s); ok {
 				return err
 			}
 			return fmt.Errorf("%w: %w", ErrReadInput, rerr)
 		}
 	}
+	s.inputEnded = true
 	return s.finish(d, closeTimeout)
 }
 

@@ -31,6 +31,12 @@ var (
 	// ErrWriteOutput wraps an error from a watcher's output. With
 	// syscall.EPIPE it means the reader of the output went away.
 	ErrWriteOutput = errors.New("client: write output")
+	// ErrHTTPPort means the address is an HTTP server's (it answered the
+	// handshake with "HTTP/1."): fstream's own HTTP side, or another.
+	ErrHTTPPort = errors.New("client: this is an HTTP port")
+	// ErrGaveUp means no address took the connection back within
+	// Options.Reconnect; it wraps the last attempt's error too.
+	ErrGaveUp = errors.New("client: no server took the connection back")
 )
 
 // TLS errors, returned wrapped with the cause from crypto/tls.

@@ -61,6 +61,7 @@ type Hub struct {
 	mu       sync.Mutex
 	channels map[Key]*Channel
 	closed   bool
+	waiters  map[Key]*liveWaiters // callers of WaitLive, by channel (wait.go)
 }
 
 // New returns an empty hub.
@@ -118,6 +119,7 @@ func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 		h.channels[key] = c
 		p, old, _ = c.attachPublisher(opts)
 	}
+	h.wakeLocked(key)
 	h.mu.Unlock()
 	if old != nil && old.opts.OnStop != nil {
 		old.opts.OnStop(ReasonTakenOver)
@@ -200,6 +202,9 @@ func (h *Hub) Close() {
 	h.closed = true
 	chans := h.channels
 	h.channels = make(map[Key]*Channel)
+	for k := range h.waiters {
+		h.wakeLocked(k)
+	}
 	h.mu.Unlock()
 	for _, c := range chans {
 		c.shutdown()

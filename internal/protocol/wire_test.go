@@ -104,6 +104,12 @@ var wireCases = []wireCase{
 		status: &Status{Reason: ReasonNotFound, Message: "channel fier/cam is not live"},
 	},
 	{
+		name:   "waiting",
+		wire:   h("00 00 00 07 00 77 61 69 74 69 6e 67"),
+		text:   "waiting",
+		status: &Status{Waiting: true},
+	},
+	{
 		name:   "end taken-over",
 		wire:   h("00 00 00 4b 00") + "error,reason=taken-over,message=taken over by a new broadcaster of fier/cam",
 		text:   "error,reason=taken-over,message=taken over by a new broadcaster of fier/cam",
@@ -146,6 +152,9 @@ func TestWireConstants(t *testing.T) {
 		{KeyChannelPassword, "channel-password"},
 		{KeyDelay, "delay"},
 		{KeyAck, "ack"},
+		{KeyWait, "wait"},
+		{statusWaiting, "waiting"},
+		{Status{Waiting: true}.Text(), "waiting"},
 		{DefaultChannel, "default"},
 		{statusOK, "ok"},
 		{OKStatus.Text(), "ok"},

@@ -377,6 +377,7 @@ func (c *conn) broadcast(req protocol.Request) {
 		log.Warn("broadcaster failed", append(attrs, "err", err)...)
 	}
 	if ev != nil && req.Ack {
+		pub.Close() // first: a new broadcaster waits for it
 		c.tellCut(ev.Reason, key)
 	}
 }
@@ -388,7 +389,7 @@ func (c *conn) watch(req protocol.Request) {
 			tc.SetWriteBuffer(n)
 		}
 	}
-	err := s.serveWatcher(context.Background(), WatchRequest{
+	err := c.watchOrWait(req, WatchRequest{
 		User:     req.User,
 		Channel:  req.Channel,
 		Password: req.ChannelPassword,
@@ -396,7 +397,7 @@ func (c *conn) watch(req protocol.Request) {
 		ConnID:   c.id,
 		Remote:   c.remote,
 		Via:      "tcp",
-	}, c.nc, func() error {
+	}, func() error {
 		if err := c.sendOK(req); err != nil {
 			return err
 		}
