@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBinaryWatchWait: "fstream watch --wait" started before the broadcast
@@ -63,5 +67,47 @@ func TestBinaryBroadcastTakenOver(t *testing.T) {
 	got := <-first
 	if got.code != 4 || got.errs != "fstream: taken over by a new broadcaster of fier/cam\n" {
 		t.Fatalf("first broadcaster: exit %d, stderr %q", got.code, got.errs)
+	}
+}
+
+// httpAddr waits for the server's "http listening" line and returns its
+// address.
+func httpAddr(t *testing.T, srv *server) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		srv.mu.Lock()
+		m := httpListenRE.FindStringSubmatch(srv.logs.String())
+		srv.mu.Unlock()
+		if m != nil {
+			return m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no http listening line in the server log")
+	return ""
+}
+
+// TestBinaryPortMixUps: fstream watch on the HTTP port is told at once to
+// use the /watch URL or the stream port; a browser (or curl) on the stream
+// port gets a page naming the HTTP side.
+func TestBinaryPortMixUps(t *testing.T) {
+	srv := serve(t, "--http", "127.0.0.1:0")
+	web := httpAddr(t, srv)
+	_, errs, code := fstream(t, nil, "watch", web, "--user", "fier", "--channel", "cam", "--connect-timeout", "1m")
+	want := "this is an HTTP port: use http://" + web + "/watch/fier/cam or the stream port"
+	if code != 1 || !strings.Contains(errs, want) {
+		t.Fatalf("watch on the HTTP port: exit %d, %q; want %q", code, errs, want)
+	}
+
+	resp, err := http.Get("http://" + srv.addr + "/")
+	if err != nil {
+		t.Fatalf("GET on the stream port: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, port, _ := net.SplitHostPort(web)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "http://127.0.0.1:"+port+"/watch/USER/CHANNEL") {
+		t.Fatalf("GET on the stream port: %s %q", resp.Status, body)
 	}
 }

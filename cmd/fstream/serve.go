@@ -241,7 +241,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	logger.Info("listening", "addr", ln.Addr().String(), "users", opts.Users,
 		"tls", cfg.TLS != nil, "tls_required", cfg.TLSRequired)
 	logUsers(logger, users, opts.Users)
-	web, err := startHTTP(opts, srv, cfg.TLS, logger)
+	web, err := startHTTP(opts, srv, ln.Addr().String(), cfg.TLS, logger)
 	if err != nil {
 		_ = ln.Close()
 		_ = srv.Close()
@@ -303,7 +303,7 @@ type httpSide struct {
 
 // startHTTP starts the HTTP listener if --http is set; its goroutine is
 // owned by the returned httpSide, which stop waits for.
-func startHTTP(opts *serveOptions, srv *server.Server, tlsConfig *tls.Config, logger *slog.Logger) (*httpSide, error) {
+func startHTTP(opts *serveOptions, srv *server.Server, streamAddr string, tlsConfig *tls.Config, logger *slog.Logger) (*httpSide, error) {
 	if opts.HTTPAddr == "" {
 		return nil, nil
 	}
@@ -322,6 +322,9 @@ func startHTTP(opts *serveOptions, srv *server.Server, tlsConfig *tls.Config, lo
 		api.Close()
 		return nil, fmt.Errorf("listen --http: %w", err)
 	}
+	// Each port tells a client that mixed them up where to go.
+	srv.SetHTTPAddr(ln.Addr().String())
+	ln = httpapi.NewListener(ln, streamAddr)
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}

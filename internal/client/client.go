@@ -216,7 +216,8 @@ type session struct {
 	// stopCancel stops closing conn on ctx's end; it waits for a close in
 	// progress.
 	stopCancel func()
-	addr       string // as given, for messages
+	addr       string           // as given, for messages
+	req        protocol.Request // the handshake, for messages
 	// onWaiting is called when the server answers "waiting"; waited
 	// records that it did.
 	onWaiting func()
@@ -245,6 +246,9 @@ func connect(ctx context.Context, opts Options, cmd protocol.Command, src io.Rea
 		req.Params[protocol.KeyWait] = "1"
 	}
 	text, err := handshakeText(req, cmd)
+	if req.Command == "" {
+		req.Command = cmd
+	}
 	if err != nil {
 		return nil, protocol.Status{}, err
 	}
@@ -261,6 +265,7 @@ func connect(ctx context.Context, opts Options, cmd protocol.Command, src io.Rea
 		conn:      conn,
 		raw:       raw,
 		addr:      opts.Addr,
+		req:       req,
 		onWaiting: onWaiting,
 		r:         bufio.NewReader(conn),
 		// Cancelling closes the TCP connection under any TLS: closing
@@ -363,6 +368,9 @@ func (s *session) handshake(text string, timeout time.Duration) (protocol.Status
 	}
 	if err := protocol.WriteFrame(s.conn, text); err != nil {
 		return protocol.Status{}, s.handshakeErr(err, timeout)
+	}
+	if s.answeredHTTP() {
+		return protocol.Status{}, s.httpPortErr()
 	}
 	reply, err := protocol.ReadFrame(s.r, maxStatus)
 	if err != nil {

@@ -524,3 +524,42 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestListenerAnswersFstreamClients: an fstream handshake on the HTTP port
+// is answered at once with an HTTP 400 naming the stream port; HTTP
+// requests pass.
+func TestListenerAnswersFstreamClients(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "fine") })}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(NewListener(ln, "127.0.0.1:61920")) }()
+	defer func() {
+		srv.Close()
+		<-served
+	}()
+
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\x00\x00\x00\x0f\x00watch,user=fier"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	answer, err := io.ReadAll(c)
+	if err != nil || !strings.HasPrefix(string(answer), "HTTP/1.1 400 Bad Request\r\n") || !strings.Contains(string(answer), "Use the stream port, 61920,") {
+		t.Fatalf("answer %q, %v", answer, err)
+	}
+
+	resp, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "fine" {
+		t.Fatalf("an HTTP request got %q", body)
+	}
+}

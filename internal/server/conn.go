@@ -102,7 +102,9 @@ func (c *conn) serve() {
 		err = refuse(protocol.ReasonForbidden, "this server requires TLS: connect with tls://HOST:PORT (or --tls)", nil)
 	}
 	if err != nil {
-		c.reject(req, ack, err)
+		if !errors.Is(err, errHTTPRequest) { // answered already
+			c.reject(req, ack, err)
+		}
 		return
 	}
 	switch req.Command {
@@ -168,6 +170,10 @@ func (c *conn) readRequest() (protocol.Request, bool, error) {
 	}
 	if _, err := io.ReadFull(c.nc, rest); err != nil {
 		return protocol.Request{}, false, fmt.Errorf("read handshake header: %w", err)
+	}
+	if looksLikeHTTP(hdr[0]) {
+		c.answerHTTP(hdr[:])
+		return protocol.Request{}, false, errHTTPRequest
 	}
 	n, err := protocol.ParseHeader(hdr, max)
 	if errors.Is(err, protocol.ErrFrameTooLarge) {

@@ -46,6 +46,7 @@ type Server struct {
 	watchers     atomic.Int64
 	handshakes   map[string]*atomic.Int64 // fixed keys; read-only map
 	authFails    *ipLimiter
+	httpAddr     atomic.Pointer[string] // the HTTP side's address, if any (httpmix.go)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
