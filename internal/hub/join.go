@@ -2,7 +2,7 @@ package hub
 
 import (
 	"fmt"
-	"time"
+	"math"
 
 	"github.com/fstream/fstream/internal/media"
 )
@@ -98,7 +98,7 @@ func (c *Channel) trackLocked(p *Publisher) (ev event) {
 		// The first GOP, and changes of a quarter or more.
 		c.loggedGOP = g
 		ev = event{"GOP measured", []any{"format", c.mediaInfo.Format, "codec", in.Codec,
-			"gop_bytes", g, "gop_seconds", in.GOPDuration.Round(time.Millisecond).Seconds()}}
+			"gop_bytes", g, "gop_seconds", math.Round(in.GOPDuration.Seconds()*100) / 100}}
 	}
 	if jp, ok := t.JoinPoint(); ok && jp.Seq != p.joinSeq {
 		p.joinSeq = jp.Seq
