@@ -13,8 +13,8 @@ help: ## list the targets
 build: ## build bin/fstream (static, version stamped from git)
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/fstream
 
-run: build ## build, then serve on :61920 with ./users
-	./$(BIN) serve --listen :61920 --users ./users
+run: build ## build, then serve on :61920 with ./users (more flags: ARGS='--http 127.0.0.1:61921')
+	./$(BIN) serve --listen :61920 --users ./users $(ARGS)
 
 test: ## go vet, then every test with the race detector
 	go vet ./...

@@ -104,8 +104,13 @@ type requestFlags struct {
 }
 
 func (f *requestFlags) register(fs *pflag.FlagSet, cmd protocol.Command) {
-	fs.StringVar(&f.user, "user", "", "user `NAME` (overrides user= in PAYLOAD)")
-	fs.StringVar(&f.userPassword, "user-password", "", "user `PASSWORD`; prefer $"+envUserPassword+", which ps does not show")
+	if cmd == protocol.CommandBroadcast {
+		fs.StringVar(&f.user, "user", "", "user `NAME` to broadcast as (overrides user= in PAYLOAD)")
+		fs.StringVar(&f.userPassword, "user-password", "", "user `PASSWORD`; prefer $"+envUserPassword+", which ps does not show")
+	} else {
+		// A watcher needs no account: --user names whose channel to watch.
+		fs.StringVar(&f.user, "user", "", "`NAME` of the user whose channel to watch (overrides user= in PAYLOAD)")
+	}
 	fs.StringVar(&f.channel, "channel", "", "channel `NAME` (default \""+protocol.DefaultChannel+"\")")
 	fs.StringVar(&f.channelPassword, "channel-password", "", "channel `PASSWORD`")
 	if cmd == protocol.CommandBroadcast {

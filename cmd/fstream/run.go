@@ -36,6 +36,12 @@ type streams struct {
 	Out    io.Writer
 	Err    io.Writer
 	Getenv func(key string) string
+	// Environ lists the environment, for the warning about unknown
+	// FSTREAM_ variables; nil skips it.
+	Environ func() []string
+	// Self is the command as the user typed it (os.Args[0]), for hints
+	// that tell them what to run; "" means "fstream".
+	Self string
 }
 
 // runners are the functions the commands call once their options are
@@ -52,12 +58,13 @@ func defaultRunners() runners {
 
 // run executes the command line args and returns the process's exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	s := &streams{In: stdin, Out: stdout, Err: stderr, Getenv: os.Getenv}
+	s := &streams{In: stdin, Out: stdout, Err: stderr, Getenv: os.Getenv, Environ: os.Environ, Self: os.Args[0]}
 	return execute(ctx, args, s, versionString(), defaultRunners())
 }
 
 func execute(ctx context.Context, args []string, s *streams, version string, r runners) int {
 	root := newRootCmd(s, version, r)
+	warnUnknownVariables(s, root)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	code, quiet := exitCode(err)

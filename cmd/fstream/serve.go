@@ -81,13 +81,17 @@ type serveOptions struct {
 	// TokenTTL is how long a one-time broadcast token stays good.
 	TokenTTL time.Duration
 
+	// Self is the command as the user typed it, for hints that tell them
+	// what to run ("bin/fstream user add ...").
+	Self string
+
 	// hangups delivers SIGHUP, which reloads the certificate. If nil,
 	// runServe subscribes to the process's SIGHUP; tests send their own.
 	hangups <-chan os.Signal
 }
 
 func newServeCmd(s *streams, runF func(context.Context, *serveOptions) error) *cobra.Command {
-	opts := &serveOptions{Config: server.DefaultConfig(), Log: s.Err}
+	opts := &serveOptions{Config: server.DefaultConfig(), Log: s.Err, Self: s.Self}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the relay server",
@@ -159,6 +163,9 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.Var(newChoiceValue(&opts.LogFormat, "text", "text", "json"), "log-format", "log format: text or json")
 	opts.LogLevel = slog.LevelInfo
 	fl.Var(levelValue{&opts.LogLevel}, "log-level", "log level: debug, info, warn or error")
+	for flag, placeholder := range map[string]string{"join": "POLICY", "slow-policy": "POLICY", "log-format": "FORMAT"} {
+		setPlaceholder(fl, flag, placeholder)
+	}
 	return cmd
 }
 
@@ -240,7 +247,7 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "users", opts.Users,
 		"tls", cfg.TLS != nil, "tls_required", cfg.TLSRequired)
-	logUsers(logger, users, opts.Users)
+	logUsers(logger, users, opts.Users, opts.Self)
 	web, err := startHTTP(opts, srv, ln.Addr().String(), cfg.TLS, logger)
 	if err != nil {
 		_ = ln.Close()
@@ -405,7 +412,7 @@ func newLogger(opts *serveOptions) *slog.Logger {
 
 // logUsers tells a new operator how to let someone broadcast. The server
 // reads the folder on each handshake, so this is advice, not a check.
-func logUsers(logger *slog.Logger, users *auth.Dir, path string) {
+func logUsers(logger *slog.Logger, users *auth.Dir, path, self string) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		logger.Warn("users folder does not exist: nobody can broadcast until it does", "users", path)
 		return
@@ -417,9 +424,18 @@ func logUsers(logger *slog.Logger, users *auth.Dir, path string) {
 	case len(names) == 0:
 		// No backslash in the hint: both log formats would double it and
 		// break the command for whoever copies it.
-		logger.Info(fmt.Sprintf("no users yet: add one with `fstream user add NAME --users %s` (or `{ echo '[DEFAULT]'; echo 'password=...'; } > %s`)",
-			path, filepath.Join(path, "NAME.ini")), "users", path)
+		logger.Info(fmt.Sprintf("no users yet: add one with `%s user add NAME --users %s` (or `{ echo '[DEFAULT]'; echo 'password=...'; } > %s`)",
+			commandName(self), path, filepath.Join(path, "NAME.ini")), "users", path)
 	default:
 		logger.Info("users", "count", len(names))
 	}
+}
+
+// commandName is fstream as the user must type it: the path they ran it by
+// (bin/fstream, ./fstream) when it has one, else "fstream", found in PATH.
+func commandName(self string) string {
+	if self == "" || !strings.ContainsAny(self, `/\`) {
+		return "fstream"
+	}
+	return self
 }

@@ -83,6 +83,7 @@ refuses, 130 on a signal.`,
 	}
 	f.register(cmd.Flags(), protocol.CommandWatch)
 	cmd.Flags().StringVar(&join, "join", "", "where to start in a media stream: gop (latest keyframe: a picture at once), keyframe (wait for the next) or live (default: the server's)")
+	setPlaceholder(cmd.Flags(), "join", "POLICY")
 	cmd.Flags().BoolVar(&wait, "wait", false, "if the channel is not live yet, wait for it instead of failing")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "give up waiting after this long (0: wait until interrupted)")
 	rf.register(cmd.Flags())
