@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -89,7 +88,7 @@ func exitCode(err error) (code int, quiet bool) {
 	switch {
 	case err == nil:
 		return exitOK, true
-	case errors.Is(err, client.ErrWriteOutput) && errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, client.ErrWriteOutput) && brokenPipe(err):
 		// The player reading stdout quit: watching is over.
 		return exitOK, true
 	case errors.Is(err, context.Canceled):

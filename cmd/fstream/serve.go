@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -204,9 +203,10 @@ func (o *serveOptions) check(set settings) error {
 func runServe(ctx context.Context, opts *serveOptions) error {
 	// Subscribe first: SIGHUP's default action would end the process.
 	hangups := opts.hangups
+	reloadable := true
 	if hangups == nil {
 		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, syscall.SIGHUP)
+		reloadable = notifyReload(ch) // no SIGHUP on Windows
 		defer signal.Stop(ch)
 		hangups = ch
 	}
@@ -236,6 +236,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		}
 		cfg.TLS = reloader.TLSConfig()
 		logCertificate(logger, "certificate loaded", reloader.Leaf())
+		if !reloadable {
+			logger.Info("this system has no SIGHUP: restart the server to load a renewed certificate")
+		}
 	}
 	srv, err := server.New(cfg) // validates cfg: a bad setting is a usage error
 	if err != nil {

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,17 +79,17 @@ func TestBrowserPlayerFreezesAndAsksOnce(t *testing.T) {
 		}
 		const diag = `JSON.stringify({status: document.getElementById('status').textContent, time: document.querySelector('video').currentTime})`
 		pollJS(t, ctx, "playing", `document.getElementById('status').textContent === 'Playing live.' && document.querySelector('video').currentTime > 0`, diag)
-		if err := ff.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
+		if err := pauseProcess(ff.Process); err != nil {
+			t.Skipf("cannot pause ffmpeg here: %v", err)
 		}
 		resumed := false
 		defer func() {
 			if !resumed {
-				ff.Process.Signal(syscall.SIGCONT)
+				resumeProcess(ff.Process)
 			}
 		}()
 		pollJS(t, ctx, "the frozen notice", `document.getElementById('status').textContent === 'Waiting for the broadcaster…'`, diag)
-		ff.Process.Signal(syscall.SIGCONT)
+		resumeProcess(ff.Process)
 		resumed = true
 		pollJS(t, ctx, "playing again", `document.getElementById('status').textContent === 'Playing live.'`, diag)
 	})
