@@ -3,21 +3,25 @@
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 FUZZTIME ?= 10s
 BIN      := bin/fstream
+DIST     := dist
+# The platforms "make release" builds for: GOOS/GOARCH.
+PLATFORMS := linux/amd64 linux/arm64 windows/amd64 darwin/arm64 darwin/amd64
+LDFLAGS  := -s -w -X main.version=$(VERSION)
 # golangci-lint is pinned and built into bin/ on first use (go install).
 LINT_VERSION := v2.15.0
 LINT         := bin/golangci-lint-$(LINT_VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test bench fuzz soak lint clean
+.PHONY: help build run test bench fuzz soak lint release clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build bin/fstream (static, version stamped from git)
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/fstream
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fstream
 
-run: build ## build, then serve on :61920 with ./users
-	./$(BIN) serve --listen :61920 --users ./users
+run: build ## build, then serve on :61920 with ./users (more flags: ARGS='--http 127.0.0.1:61921')
+	./$(BIN) serve --listen :61920 --users ./users $(ARGS)
 
 test: ## go vet, then every test with the race detector
 	go vet ./...
@@ -56,5 +60,16 @@ $(LINT):
 web: ## vendor mpegts.js (pinned version, sha512 checked) for the HTTP player
 	bash internal/httpapi/web/vendor/update.sh
 
+release: ## static binaries for every platform in dist/, version stamped, with SHA256SUMS
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ "$$os" = windows ] && ext=.exe; \
+		out=$(DIST)/fstream-$(VERSION)-$$os-$$arch$$ext; \
+		echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/fstream; \
+	done
+	@cd $(DIST) && if command -v sha256sum >/dev/null; then sha256sum fstream-*; else shasum -a 256 fstream-*; fi > SHA256SUMS
+	@echo "$(DIST)/SHA256SUMS"; cat $(DIST)/SHA256SUMS
+
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin $(DIST)

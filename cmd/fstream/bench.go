@@ -79,6 +79,10 @@ other, are not part of fstream: "make bench" runs them.`,
 	f.StringArrayVar(&o.ServerArgs, "server-arg", nil, "extra flag for the child server (repeatable), e.g. --server-arg=--channel-buffer=4194304")
 	f.BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	o.TLS.register(f)
+	for flag, placeholder := range map[string]string{"size": "BYTES", "batch": "BYTES", "rate": "RATE", "slow-rate": "RATE",
+		"user": "NAME", "user-password": "PASSWORD", "server-pid": "PID", "server-arg": "FLAG"} {
+		setPlaceholder(f, flag, placeholder)
+	}
 	cmd.PreRun = func(*cobra.Command, []string) {
 		if o.Password == "" && s.Getenv != nil {
 			o.Password = s.Getenv("FSTREAM_USER_PASSWORD")

@@ -19,6 +19,7 @@ type broadcastOptions struct {
 
 func newBroadcastCmd(s *streams, runF func(context.Context, *broadcastOptions) error) *cobra.Command {
 	var f requestFlags
+	var rf reconnectFlags
 	cmd := &cobra.Command{
 		Use:   "broadcast ADDR [PAYLOAD]",
 		Short: "Send stdin to a channel",
@@ -34,8 +35,14 @@ taken, in this order, from --user-password, PAYLOAD, or $FSTREAM_USER_PASSWORD.
 A one-time token from "fstream token" (--token or token= in PAYLOAD) replaces
 the password.
 
+ADDR may list several servers (h1:61920,h2:61920); with --reconnect a lost
+connection is made good on the next one, and stdin is piped on (the bytes in
+flight on the lost connection are lost).
+
 Exit status: 0 when all of stdin reached the server, 1 on an error, 2 on a
-usage error, 3 when the server refuses, 130 on a signal.`,
+usage error, 3 when the server refuses, 4 when the server ends the broadcast
+and says why (taken over by a new broadcaster of the channel, removed by an
+operator, server shutting down), 130 on a signal.`,
 		Example: `  ffmpeg -re -i in.mp4 -c copy -f mpegts - | FSTREAM_USER_PASSWORD=secret fstream broadcast 127.0.0.1 --user fier --channel cam
   fstream broadcast example.com user=fier,user-password=secret,channel=cam < rec.ts
   fstream broadcast tls://example.com --user fier --token "$(fstream token tls://example.com --user fier)" < rec.ts`,
@@ -46,10 +53,14 @@ usage error, 3 when the server refuses, 130 on a signal.`,
 			if err != nil {
 				return err
 			}
+			if err := rf.apply(cmd.Flags(), &opts.Client); err != nil {
+				return err
+			}
 			return runF(cmd.Context(), opts)
 		},
 	}
 	f.register(cmd.Flags(), protocol.CommandBroadcast)
+	rf.register(cmd.Flags())
 	return cmd
 }
 
@@ -61,9 +72,27 @@ func newBroadcastOptions(s *streams, args []string, o overrides, timeout time.Du
 	if err != nil {
 		return nil, err
 	}
+	c.Notify = notifier(s.Err)
 	return &broadcastOptions{Client: c, In: s.In}, nil
 }
 
 func runBroadcast(ctx context.Context, opts *broadcastOptions) error {
+	if err := checkCredentials(opts.Client.Request); err != nil {
+		return err
+	}
 	return explainTLS(client.Broadcast(ctx, opts.Client, opts.In))
+}
+
+// checkCredentials refuses, before connecting, a broadcast that gives
+// neither a password nor a token: the server could only answer "wrong user
+// or password", which sends the user looking for a typo. An empty password
+// given on purpose (user-password= in PAYLOAD) is sent, for an --auth-url
+// service that may accept it.
+func checkCredentials(req protocol.Request) error {
+	_, password := req.Params[protocol.KeyUserPassword]
+	_, token := req.Params[protocol.KeyToken]
+	if !password && !token {
+		return usageErrorf("no password given (use --user-password or %s)", envUserPassword)
+	}
+	return nil
 }

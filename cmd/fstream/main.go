@@ -17,7 +17,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, a second one kills at once.
 	context.AfterFunc(ctx, stop)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stdin, restore := pollableStdin()
+	code := run(ctx, os.Args[1:], stdin, os.Stdout, os.Stderr)
 	stop()
+	restore()
 	os.Exit(code)
 }

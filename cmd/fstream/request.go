@@ -104,8 +104,13 @@ type requestFlags struct {
 }
 
 func (f *requestFlags) register(fs *pflag.FlagSet, cmd protocol.Command) {
-	fs.StringVar(&f.user, "user", "", "user `NAME` (overrides user= in PAYLOAD)")
-	fs.StringVar(&f.userPassword, "user-password", "", "user `PASSWORD`; prefer $"+envUserPassword+", which ps does not show")
+	if cmd == protocol.CommandBroadcast {
+		fs.StringVar(&f.user, "user", "", "user `NAME` to broadcast as (overrides user= in PAYLOAD)")
+		fs.StringVar(&f.userPassword, "user-password", "", "user `PASSWORD`; prefer $"+envUserPassword+", which ps does not show")
+	} else {
+		// A watcher needs no account: --user names whose channel to watch.
+		fs.StringVar(&f.user, "user", "", "`NAME` of the user whose channel to watch (overrides user= in PAYLOAD)")
+	}
 	fs.StringVar(&f.channel, "channel", "", "channel `NAME` (default \""+protocol.DefaultChannel+"\")")
 	fs.StringVar(&f.channelPassword, "channel-password", "", "channel `PASSWORD`")
 	if cmd == protocol.CommandBroadcast {
@@ -164,22 +169,31 @@ func newClientOptions(cmd protocol.Command, args []string, o overrides, timeout 
 	return client.Options{Addr: addr, TLS: conf, Request: req, DialTimeout: timeout, HandshakeTimeout: timeout}, nil
 }
 
-// clientAddr normalizes ADDR and builds the TLS configuration when ADDR or
-// the flags ask for TLS. The address it returns keeps tls://, so that
-// messages show how fstream connected. Every error is a usage error.
+// clientAddr normalizes ADDR, one address or several separated by commas,
+// and builds the TLS configuration when ADDR or the flags ask for TLS. The
+// addresses it returns keep tls://, so that messages show how fstream
+// connected. Every error is a usage error.
 func clientAddr(arg string, f tlsFlags) (string, *tls.Config, error) {
-	addr, schemeTLS, err := client.NormalizeAddr(arg)
+	list, err := client.SplitAddrs(arg)
 	if err != nil {
 		return "", nil, asUsage(err)
 	}
-	if !schemeTLS && !f.wanted() {
-		return addr, nil, nil
+	anyTLS := f.wanted()
+	for i, a := range list {
+		addr, schemeTLS, _ := client.NormalizeAddr(a) // checked by SplitAddrs
+		list[i], anyTLS = addr, anyTLS || schemeTLS
+	}
+	if !anyTLS {
+		return strings.Join(list, ","), nil, nil
 	}
 	conf, err := f.config()
 	if err != nil {
 		return "", nil, err
 	}
-	return client.SchemeTLS + addr, conf, nil
+	for i := range list {
+		list[i] = client.SchemeTLS + list[i]
+	}
+	return strings.Join(list, ","), conf, nil
 }
 
 // buildRequest merges PAYLOAD (the handshake text, with or without its

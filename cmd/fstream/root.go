@@ -65,9 +65,9 @@ The original command form also works:
 	cmd.SetOut(s.Out)
 	cmd.SetErr(s.Err)
 	cmd.SetVersionTemplate("fstream {{.Version}}\n")
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
-	cmd.CompletionOptions.HiddenDefaultCmd = true
+	cmd.SetFlagErrorFunc(flagError)
 	cmd.SuggestionsMinimumDistance = 2
+	useFlagUsages(cmd)
 	cmd.AddCommand(
 		newServeCmd(s, r.serve),
 		newWatchCmd(s, r.watch),

@@ -139,6 +139,7 @@ func TestExitCode(t *testing.T) {
 		{"usage", usageErrorf("bad"), exitUsage, false},
 		{"wrapped usage", fmt.Errorf("x: %w", usageErrorf("bad")), exitUsage, false},
 		{"refused", fmt.Errorf("watch x: %w", refused), exitRefused, false},
+		{"cut", fmt.Errorf("broadcast x: %w", &client.CutError{Reason: protocol.ReasonKicked}), exitCut, false},
 		{"interrupted", fmt.Errorf("watch x: %w", context.Canceled), exitInterrupted, true},
 		{"stdout closed", fmt.Errorf("watch x: %w: %w", client.ErrWriteOutput, epipe), exitOK, true},
 		{"other output error", fmt.Errorf("%w: %w", client.ErrWriteOutput, syscall.ENOSPC), exitError, false},

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +20,9 @@ const (
 	exitError   = 1 // the command ran and failed
 	exitUsage   = 2 // bad arguments, flags or configuration
 	exitRefused = 3 // the server refused the handshake
+	// exitCut means the server ended a broadcast and said why: taken over
+	// by a new broadcaster, removed by an operator, or shutting down.
+	exitCut = 4
 	// exitInterrupted is what a shell reports for a process that SIGINT
 	// ended; watch and broadcast return it when a signal stops them.
 	exitInterrupted = 130
@@ -33,6 +35,12 @@ type streams struct {
 	Out    io.Writer
 	Err    io.Writer
 	Getenv func(key string) string
+	// Environ lists the environment, for the warning about unknown
+	// FSTREAM_ variables; nil skips it.
+	Environ func() []string
+	// Self is the command as the user typed it (os.Args[0]), for hints
+	// that tell them what to run; "" means "fstream".
+	Self string
 }
 
 // runners are the functions the commands call once their options are
@@ -49,17 +57,23 @@ func defaultRunners() runners {
 
 // run executes the command line args and returns the process's exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	s := &streams{In: stdin, Out: stdout, Err: stderr, Getenv: os.Getenv}
+	s := &streams{In: stdin, Out: stdout, Err: stderr, Getenv: os.Getenv, Environ: os.Environ, Self: os.Args[0]}
 	return execute(ctx, args, s, versionString(), defaultRunners())
 }
 
 func execute(ctx context.Context, args []string, s *streams, version string, r runners) int {
 	root := newRootCmd(s, version, r)
+	warnUnknownVariables(s, root)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	code, quiet := exitCode(err)
 	if !quiet {
 		msg := "fstream: " + oneLine(err.Error())
+		if cut, ok := errors.AsType[*client.CutError](err); ok {
+			// The server's sentence says it all: "taken over by a new
+			// broadcaster of fier/cam".
+			msg = "fstream: " + oneLine(cut.Error())
+		}
 		if code == exitUsage && cmd != nil {
 			msg += fmt.Sprintf(" (see '%s --help')", cmd.CommandPath())
 		}
@@ -74,7 +88,7 @@ func exitCode(err error) (code int, quiet bool) {
 	switch {
 	case err == nil:
 		return exitOK, true
-	case errors.Is(err, client.ErrWriteOutput) && errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, client.ErrWriteOutput) && brokenPipe(err):
 		// The player reading stdout quit: watching is over.
 		return exitOK, true
 	case errors.Is(err, context.Canceled):
@@ -83,6 +97,8 @@ func exitCode(err error) (code int, quiet bool) {
 		return exitUsage, false
 	case isA[*protocol.RefusedError](err):
 		return exitRefused, false
+	case isA[*client.CutError](err):
+		return exitCut, false
 	default:
 		return exitError, false
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fstream/fstream/internal/protocol"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 func TestRunWatch(t *testing.T) {
@@ -26,7 +28,7 @@ func TestRunWatch(t *testing.T) {
 		c.Write(stream)
 	})
 	code, stdout, stderr := runIn(t.Context(), []string{"watch", addr, "user=fier", "--channel", "cam"}, nil, nil)
-	if code != exitOK || stderr != "" {
+	if code != exitOK || !watchEnded.MatchString(stderr) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	if stdout != string(stream) {
@@ -61,7 +63,8 @@ func TestRunRefused(t *testing.T) {
 		protocol.WriteFrame(c, protocol.Status{Reason: protocol.ReasonUnauthorized, Message: "wrong user or password"}.Text())
 	})
 	stdin := strings.NewReader("must stay unread")
-	code, _, stderr := runIn(t.Context(), []string{"broadcast", addr, "--user", "fier"}, stdin, nil)
+	env := map[string]string{envUserPassword: "wrong"}
+	code, _, stderr := runIn(t.Context(), []string{"broadcast", addr, "--user", "fier"}, stdin, env)
 	if code != exitRefused {
 		t.Errorf("exit %d, want %d", code, exitRefused)
 	}
@@ -141,6 +144,77 @@ func TestRunNoServer(t *testing.T) {
 	}
 }
 
+// watchEnded is the one line a watch whose stream ended writes on stderr.
+var watchEnded = regexp.MustCompile(`^fstream: the stream of fier/cam ended after [0-9.]+ (B|[KMG]iB) in [0-9.hms]+ \(the broadcaster left, or the server closed the connection\)\n$`)
+
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestRunBroadcastNoPassword: a broadcast without a password or a token is
+// stopped before it connects, with what to give.
+func TestRunBroadcastNoPassword(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // nothing accepts: a connection would hang the handshake
+	stdin := strings.NewReader("must stay unread")
+	for _, args := range [][]string{
+		{"broadcast", ln.Addr().String(), "--user", "fier"},
+		{ln.Addr().String(), "broadcast,user=fier"},
+	} {
+		code, _, stderr := runIn(t.Context(), args, stdin, nil)
+		if code != exitUsage || !strings.Contains(stderr, "no password given (use --user-password or FSTREAM_USER_PASSWORD)") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+	if stdin.Len() != len("must stay unread") {
+		t.Error("stdin was read")
+	}
+}
+
+// TestRunBroadcastTakenOver: a broadcast cut by the server prints the
+// server's reason and exits 4.
+func TestRunBroadcastTakenOver(t *testing.T) {
+	ts := servertest.Start(t, nil)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close() // the input stays open, and idle, until the end
+	w.Write([]byte("first bytes"))
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, _, stderr := runIn(t.Context(), []string{"broadcast", ts.Addr, "--user", "fier", "--channel", "cam"}, r, map[string]string{envUserPassword: "123"})
+		done <- result{code, stderr}
+	}()
+	servertest.WaitFor(t, "the first bytes", func() bool {
+		c := ts.Channel("fier", "cam")
+		return c != nil && c.Stats().BytesIn == int64(len("first bytes"))
+	})
+	servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=cam")
+	got := <-done
+	if got.code != exitCut || got.stderr != "fstream: taken over by a new broadcaster of fier/cam\n" {
+		t.Fatalf("exit %d, stderr %q", got.code, got.stderr)
+	}
+}
+
+// TestRunWatchReset: a connection reset mid-stream exits 1 and says how much
+// had arrived.
+func TestRunWatchReset(t *testing.T) {
+	addr := startFake(t, func(c net.Conn, _ protocol.Request) {
+		protocol.WriteFrame(c, protocol.OKStatus.Text())
+		c.Write(make([]byte, 3000))
+		c.(*net.TCPConn).SetLinger(0) // Close now resets
+	})
+	code, stdout, stderr := runIn(t.Context(), []string{"watch", addr, "--user", "fier"}, nil, nil)
+	if code != exitError || len(stdout) != 3000 || !strings.Contains(stderr, "reset") || !strings.Contains(stderr, "(after 2.9 KiB in ") {
+		t.Fatalf("exit %d, %d bytes, stderr %q", code, len(stdout), stderr)
+	}
+}

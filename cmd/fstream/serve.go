@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,13 +86,17 @@ type serveOptions struct {
 	// Cluster holds the cluster flags (serve_cluster.go).
 	Cluster clusterOptions
 
+	// Self is the command as the user typed it, for hints that tell them
+	// what to run ("bin/fstream user add ...").
+	Self string
+
 	// hangups delivers SIGHUP, which reloads the certificate. If nil,
 	// runServe subscribes to the process's SIGHUP; tests send their own.
 	hangups <-chan os.Signal
 }
 
 func newServeCmd(s *streams, runF func(context.Context, *serveOptions) error) *cobra.Command {
-	opts := &serveOptions{Config: server.DefaultConfig(), Log: s.Err}
+	opts := &serveOptions{Config: server.DefaultConfig(), Log: s.Err, Self: s.Self}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the relay server",
@@ -148,6 +151,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.IntVar(&c.MaxWatchersPerChannel, "max-watchers-per-channel", c.MaxWatchersPerChannel, "most watchers of one channel (0: no limit)")
 	fl.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", c.AuthFailuresPerMinute, "failed logins one IP address may make per minute before it is refused (0: no limit)")
 	fl.DurationVar(&c.BroadcasterGrace, "broadcaster-grace", c.BroadcasterGrace, "how long watchers wait for their broadcaster to come back")
+	fl.DurationVar(&c.MaxWatchWait, "max-watch-wait", c.MaxWatchWait, "how long a watcher that asked to wait (watch --wait) is held for a channel that is not live (0: not at all)")
 	fl.DurationVar(&c.StallTimeout, "stall-timeout", c.StallTimeout, "how long a watcher may hold its broadcaster back before it is dropped")
 	fl.DurationVar(&c.MaxLag, "max-lag", c.MaxLag, "largest delay of a watcher behind the live stream before it is dropped (0: no limit)")
 	fl.IntVar(&c.ChannelBuffer, "channel-buffer", c.ChannelBuffer, "`BYTES` each channel buffers for its slowest watcher")
@@ -172,6 +176,9 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.Var(newChoiceValue(&opts.LogFormat, "text", "text", "json"), "log-format", "log format: text or json")
 	opts.LogLevel = slog.LevelInfo
 	fl.Var(levelValue{&opts.LogLevel}, "log-level", "log level: debug, info, warn or error")
+	for flag, placeholder := range map[string]string{"join": "POLICY", "slow-policy": "POLICY", "log-format": "FORMAT"} {
+		setPlaceholder(fl, flag, placeholder)
+	}
 	return cmd
 }
 
@@ -211,9 +218,10 @@ func (o *serveOptions) check(set settings) error {
 func runServe(ctx context.Context, opts *serveOptions) error {
 	// Subscribe first: SIGHUP's default action would end the process.
 	hangups := opts.hangups
+	reloadable := true
 	if hangups == nil {
 		ch := make(chan os.Signal, 1)
-		signal.Notify(ch, syscall.SIGHUP)
+		reloadable = notifyReload(ch) // no SIGHUP on Windows
 		defer signal.Stop(ch)
 		hangups = ch
 	}
@@ -243,6 +251,9 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		}
 		cfg.TLS = reloader.TLSConfig()
 		logCertificate(logger, "certificate loaded", reloader.Leaf())
+		if !reloadable {
+			logger.Info("this system has no SIGHUP: restart the server to load a renewed certificate")
+		}
 	}
 	srv, err := server.New(cfg) // validates cfg: a bad setting is a usage error
 	if err != nil {
@@ -254,13 +265,13 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "users", opts.Users,
 		"tls", cfg.TLS != nil, "tls_required", cfg.TLSRequired)
-	logUsers(logger, users, opts.Users)
+	logUsers(logger, users, opts.Users, opts.Self)
 	if err := joinCluster(ctx, opts, srv, ln); err != nil {
 		_ = ln.Close()
 		_ = srv.Close()
 		return err
 	}
-	web, err := startHTTP(opts, srv, cfg.TLS, logger)
+	web, err := startHTTP(opts, srv, ln.Addr().String(), cfg.TLS, logger)
 	if err != nil {
 		_ = ln.Close()
 		_ = srv.Close()
@@ -322,7 +333,7 @@ type httpSide struct {
 
 // startHTTP starts the HTTP listener if --http is set; its goroutine is
 // owned by the returned httpSide, which stop waits for.
-func startHTTP(opts *serveOptions, srv *server.Server, tlsConfig *tls.Config, logger *slog.Logger) (*httpSide, error) {
+func startHTTP(opts *serveOptions, srv *server.Server, streamAddr string, tlsConfig *tls.Config, logger *slog.Logger) (*httpSide, error) {
 	if opts.HTTPAddr == "" {
 		return nil, nil
 	}
@@ -343,8 +354,10 @@ func startHTTP(opts *serveOptions, srv *server.Server, tlsConfig *tls.Config, lo
 		return nil, fmt.Errorf("listen --http: %w", err)
 	}
 	// The relay's connection limits count the raw connections, before
-	// any TLS handshake.
-	ln = api.Listener(ln)
+	// any TLS handshake; each port tells a client that mixed them up where
+	// to go.
+	srv.SetHTTPAddr(ln.Addr().String())
+	ln = httpapi.NewListener(api.Listener(ln), streamAddr)
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
@@ -418,7 +431,7 @@ func newLogger(opts *serveOptions) *slog.Logger {
 
 // logUsers tells a new operator how to let someone broadcast. The server
 // reads the folder on each handshake, so this is advice, not a check.
-func logUsers(logger *slog.Logger, users *auth.Dir, path string) {
+func logUsers(logger *slog.Logger, users *auth.Dir, path, self string) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		logger.Warn("users folder does not exist: nobody can broadcast until it does", "users", path)
 		return
@@ -430,10 +443,19 @@ func logUsers(logger *slog.Logger, users *auth.Dir, path string) {
 	case len(names) == 0:
 		// No backslash in the hint: both log formats would double it and
 		// break the command for whoever copies it.
-		logger.Info(fmt.Sprintf("no users yet: add one with `fstream user add NAME --users %s` (or `{ echo '[DEFAULT]'; echo 'password=...'; } > %s`)",
-			path, filepath.Join(path, "NAME.ini")), "users", path)
+		logger.Info(fmt.Sprintf("no users yet: add one with `%s user add NAME --users %s` (or `{ echo '[DEFAULT]'; echo 'password=...'; } > %s`)",
+			commandName(self), path, filepath.Join(path, "NAME.ini")), "users", path)
 	default:
 		logger.Info("users", "count", len(names))
 		warnWeakHashes(logger, users)
 	}
+}
+
+// commandName is fstream as the user must type it: the path they ran it by
+// (bin/fstream, ./fstream) when it has one, else "fstream", found in PATH.
+func commandName(self string) string {
+	if self == "" || !strings.ContainsAny(self, `/\`) {
+		return "fstream"
+	}
+	return self
 }

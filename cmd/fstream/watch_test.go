@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/fstream/fstream/internal/certs/certstest"
 	"github.com/fstream/fstream/internal/protocol"
+	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/servertest"
 )
 
 // testCert is the certificate of the TLS fake servers of one test, and a
@@ -69,7 +73,7 @@ func TestRunWatchTLS(t *testing.T) {
 	} {
 		t.Run(strings.Join(args[2:], " "), func(t *testing.T) {
 			code, stdout, stderr := runIn(t.Context(), args, nil, nil)
-			if code != exitOK || stderr != "" {
+			if code != exitOK || !watchEnded.MatchString(stderr) {
 				t.Fatalf("exit %d, stderr %q", code, stderr)
 			}
 			if stdout != string(stream) {
@@ -166,6 +170,92 @@ func TestWatchJoinFlag(t *testing.T) {
 		}
 		if r.watch != nil && r.watch.Client.Request.Params[protocol.KeyJoin] != tc.wantJoin {
 			t.Errorf("%v: join=%q, want %q", tc.args, r.watch.Client.Request.Params[protocol.KeyJoin], tc.wantJoin)
+		}
+	}
+}
+
+// TestWaitAndReconnectFlags: --wait, --wait-timeout, --reconnect and
+// --reconnect-timeout reach the client's options; several addresses are
+// normalized one by one.
+func TestWaitAndReconnectFlags(t *testing.T) {
+	r := parse(t, []string{"watch", "h1,tls://h2:7", "--user", "u", "--wait", "--wait-timeout", "1m", "--reconnect"}, nil)
+	if r.watch == nil {
+		t.Fatalf("watch did not run: exit %d, %q", r.code, r.stderr)
+	}
+	c := r.watch.Client
+	if c.Addr != "tls://h1:61920,tls://h2:7" || c.TLS == nil || !c.Wait || c.WaitTimeout != time.Minute || c.Reconnect != defaultReconnectTimeout || c.Notify == nil {
+		t.Errorf("options: addr %q, TLS %v, wait %v %v, reconnect %v", c.Addr, c.TLS != nil, c.Wait, c.WaitTimeout, c.Reconnect)
+	}
+	r = parse(t, []string{"broadcast", "h1,h2", "--user", "u", "--reconnect", "--reconnect-timeout", "5s"}, nil)
+	if r.broadcast == nil || r.broadcast.Client.Reconnect != 5*time.Second || r.broadcast.Client.Addr != "h1:61920,h2:61920" {
+		t.Fatalf("broadcast: exit %d, %q, %+v", r.code, r.stderr, r.broadcast)
+	}
+	if r := parse(t, []string{"watch", "h1", "--user", "u"}, nil); r.watch.Client.Reconnect != 0 || r.watch.Client.Wait {
+		t.Errorf("defaults: reconnect %v, wait %v", r.watch.Client.Reconnect, r.watch.Client.Wait)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"watch", "h1", "--user", "u", "--wait-timeout", "1m"}, "--wait-timeout needs --wait"},
+		{[]string{"watch", "h1", "--user", "u", "--reconnect-timeout", "1m"}, "--reconnect-timeout needs --reconnect"},
+		{[]string{"broadcast", "h1", "--user", "u", "--reconnect", "--reconnect-timeout", "0s"}, "must be positive"},
+		{[]string{"watch", "h1,,h2", "--user", "u"}, "bad address"},
+		{[]string{"broadcast", "h1", "--user", "u", "--wait"}, "unknown flag: --wait"},
+	} {
+		if r := parse(t, tt.args, nil); r.code != exitUsage || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%v: exit %d, %q; want usage error %q", tt.args, r.code, r.stderr, tt.want)
+		}
+	}
+}
+
+// TestRunFailover: "fstream watch h1,h2 --reconnect" and "fstream
+// broadcast h1,h2 --reconnect" carry on on the second server when the first
+// stops mid-stream, and say so on stderr.
+func TestRunFailover(t *testing.T) {
+	ts1 := servertest.Start(t, nil)
+	ts2 := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
+	addrs := ts1.Addr + "," + ts2.Addr
+	in, feed, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	defer feed.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+
+	var watchOut, watchErr, castErr syncBuffer
+	watchDone, castDone := make(chan int, 1), make(chan int, 1)
+	go func() {
+		s := &streams{In: nil, Out: &watchOut, Err: &watchErr, Getenv: func(string) string { return "" }}
+		watchDone <- execute(ctx, []string{"watch", addrs, "--user", "fier", "--channel", "cam", "--wait", "--reconnect"}, s, "test", defaultRunners())
+	}()
+	go func() {
+		s := &streams{In: in, Out: io.Discard, Err: &castErr, Getenv: func(string) string { return "123" }}
+		castDone <- execute(t.Context(), []string{"broadcast", addrs, "--user", "fier", "--channel", "cam", "--reconnect"}, s, "test", defaultRunners())
+	}()
+	servertest.WaitFor(t, "the watcher on server 1", func() bool { return ts1.Watchers("fier", "cam") == 1 })
+	feed.Write([]byte("one|"))
+	servertest.WaitFor(t, "the first bytes", func() bool { return watchOut.String() == "one|" })
+	ts1.Close()
+	servertest.WaitFor(t, "both on server 2", func() bool {
+		c := ts2.Channel("fier", "cam")
+		return c != nil && c.Stats().Live && ts2.Watchers("fier", "cam") == 1
+	})
+	feed.Write([]byte("two"))
+	feed.Close()
+	if code := <-castDone; code != exitOK {
+		t.Fatalf("broadcast: exit %d, stderr %q", code, castErr.String())
+	}
+	servertest.WaitFor(t, "the bytes from server 2", func() bool { return watchOut.String() == "one|two" })
+	cancel()
+	if code := <-watchDone; code != exitInterrupted {
+		t.Fatalf("watch: exit %d, stderr %q", code, watchErr.String())
+	}
+	for _, e := range []string{watchErr.String(), castErr.String()} {
+		if !strings.Contains(e, "fstream: lost "+ts1.Addr) || !strings.Contains(e, "fstream: reconnected to "+ts2.Addr) {
+			t.Errorf("stderr %q does not tell the failover", e)
 		}
 	}
 }

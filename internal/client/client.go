@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -48,7 +49,9 @@ const (
 type Options struct {
 	// Addr is host, host:port, [ipv6] or [ipv6]:port, optionally after
 	// tls:// to connect with TLS; NormalizeAddr adds DefaultPort when there
-	// is none.
+	// is none. Broadcast and Watch also take a list separated by commas,
+	// "h1:61920,h2:61920": they connect to the first that answers, and
+	// with Reconnect fail over to the others.
 	Addr string
 	// TLS, when set, makes the connection use TLS with this configuration
 	// (an empty ServerName is taken from Addr). When nil, the connection is
@@ -66,77 +69,59 @@ type Options struct {
 	// for the server to confirm it read everything by closing the
 	// connection. Zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
+
+	// Reconnect, when positive, lets Broadcast and Watch carry on after
+	// losing their connection: they try the addresses of Addr in turn, with
+	// backoff, for at most this long, and go on streaming on the first that
+	// takes them. A refusal (a wrong password, a channel taken over) ends
+	// them as without it. See failover.go for what is lost in between.
+	Reconnect time.Duration
+	// Wait makes Watch wait for a channel that is not live yet instead of
+	// failing with not-found: the server holds the watcher (handshake key
+	// wait=1), or, if it is too old to know that key, Watch asks again
+	// with backoff. WaitTimeout bounds the wait; zero waits until ctx ends.
+	Wait        bool
+	WaitTimeout time.Duration
+	// Notify, if set, is told in one line each thing a person running the
+	// client would want to know while it runs: that it waits for the
+	// channel, that it lost its connection, that it reconnected.
+	Notify func(msg string)
 }
 
 // Broadcast connects as a broadcaster and sends src until it ends. The
 // handshake completes before src is read, so a refused request leaves src
 // untouched. After src's EOF it half-closes the connection and waits, at
 // most opts.CloseTimeout, for the server to close its side: a nil error means
-// the server has read every byte.
+// the server has read every byte. When the server ends the stream and says
+// why (taken over, kicked, shutdown) it returns a *CutError. With
+// opts.Reconnect it goes on after a lost connection (see failover.go).
 //
 // Cancelling ctx closes the connection and Broadcast returns ctx's error as
 // soon as a pending src.Read returns (at once if src has a SetReadDeadline
 // method that works, such as a pollable pipe).
 func Broadcast(ctx context.Context, opts Options, src io.Reader) (err error) {
 	defer wrapErr(&err, "broadcast to", opts.Addr)
-	s, _, err := connect(ctx, opts, protocol.CommandBroadcast, src)
+	f, err := newFailover(opts, protocol.CommandBroadcast, src)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-
-	buf := make([]byte, bufferSize)
-	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, werr := s.conn.Write(buf[:n]); werr != nil {
-				return s.streamErr("send stream", werr)
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("%w: %w", ErrReadInput, rerr)
-		}
-	}
-	return s.finish(orDefault(opts.CloseTimeout, DefaultCloseTimeout))
+	return f.broadcast(ctx)
 }
 
 // Watch connects as a watcher and copies the stream to dst until the server
 // closes the connection, which returns nil. A failed write to dst returns an
 // error wrapping ErrWriteOutput and the cause, so a caller can treat
 // syscall.EPIPE (the reader of dst went away) as a normal end. Cancelling ctx
-// closes the connection and Watch returns ctx's error.
+// closes the connection and Watch returns ctx's error. With opts.Wait it
+// waits for a channel that is not live yet; with opts.Reconnect it goes on
+// after a lost connection (see failover.go).
 func Watch(ctx context.Context, opts Options, dst io.Writer) (err error) {
 	defer wrapErr(&err, "watch", opts.Addr)
-	s, _, err := connect(ctx, opts, protocol.CommandWatch, nil)
+	f, err := newFailover(opts, protocol.CommandWatch, nil)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-
-	buf := make([]byte, bufferSize)
-	for {
-		// The buffered reader hands over what it read past the status
-		// frame first; once empty it reads straight into buf because buf
-		// is larger than its own buffer.
-		n, rerr := s.r.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return fmt.Errorf("%w: %w", ErrWriteOutput, werr)
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return s.streamErr("receive stream", rerr)
-		}
-	}
+	return f.watch(ctx, dst)
 }
 
 // RequestToken asks the server for a one-time broadcast token for
@@ -148,7 +133,7 @@ func RequestToken(ctx context.Context, opts Options) (token string, expiresIn ti
 	if opts.Request.UserPassword == "" {
 		return "", 0, fmt.Errorf("%w: a token request needs the user's password", ErrBadRequest)
 	}
-	s, st, err := connect(ctx, opts, protocol.CommandToken, nil)
+	s, st, err := connect(ctx, opts, protocol.CommandToken, nil, nil)
 	if err != nil {
 		return "", 0, err
 	}
@@ -224,23 +209,46 @@ func normalizeHostPort(addr string) (string, error) {
 type session struct {
 	ctx  context.Context
 	conn net.Conn
+	raw  net.Conn // the TCP connection under conn (conn itself without TLS)
 	// r reads the connection. It may hold stream bytes that arrived with
 	// the status frame, so every later read goes through it.
 	r *bufio.Reader
 	// stopCancel stops closing conn on ctx's end; it waits for a close in
 	// progress.
 	stopCancel func()
+	addr       string           // as given, for messages
+	req        protocol.Request // the handshake, for messages
+	// onWaiting is called when the server answers "waiting"; waited
+	// records that it did.
+	onWaiting func()
+	waited    bool
+	// inputEnded is set once a broadcast read all its input: a lost
+	// connection can no longer be made good by reconnecting.
+	inputEnded bool
 }
 
 // connect dials, sends the handshake for cmd and reads the answer, which it
 // returns when the server accepted. src, when it has a SetReadDeadline
-// method, is interrupted when ctx ends.
-func connect(ctx context.Context, opts Options, cmd protocol.Command, src io.Reader) (*session, protocol.Status, error) {
+// method, is interrupted when ctx ends. onWaiting, when set, is called
+// when the server answers "waiting" (to a watcher that asked for wait=1);
+// the handshake then waits for the final answer without a deadline.
+func connect(ctx context.Context, opts Options, cmd protocol.Command, src io.Reader, onWaiting func()) (*session, protocol.Status, error) {
 	addr, schemeTLS, err := NormalizeAddr(opts.Addr)
 	if err != nil {
 		return nil, protocol.Status{}, err
 	}
-	text, err := handshakeText(opts.Request, cmd)
+	req := opts.Request
+	if onWaiting != nil {
+		req.Params = maps.Clone(req.Params)
+		if req.Params == nil {
+			req.Params = make(map[string]string, 1)
+		}
+		req.Params[protocol.KeyWait] = "1"
+	}
+	text, err := handshakeText(req, cmd)
+	if req.Command == "" {
+		req.Command = cmd
+	}
 	if err != nil {
 		return nil, protocol.Status{}, err
 	}
@@ -253,9 +261,13 @@ func connect(ctx context.Context, opts Options, cmd protocol.Command, src io.Rea
 		return nil, protocol.Status{}, err
 	}
 	s := &session{
-		ctx:  ctx,
-		conn: conn,
-		r:    bufio.NewReader(conn),
+		ctx:       ctx,
+		conn:      conn,
+		raw:       raw,
+		addr:      opts.Addr,
+		req:       req,
+		onWaiting: onWaiting,
+		r:         bufio.NewReader(conn),
 		// Cancelling closes the TCP connection under any TLS: closing
 		// the TLS one would first try to send close_notify, which can
 		// wait for a peer that does not read.
@@ -357,6 +369,9 @@ func (s *session) handshake(text string, timeout time.Duration) (protocol.Status
 	if err := protocol.WriteFrame(s.conn, text); err != nil {
 		return protocol.Status{}, s.handshakeErr(err, timeout)
 	}
+	if s.answeredHTTP() {
+		return protocol.Status{}, s.httpPortErr()
+	}
 	reply, err := protocol.ReadFrame(s.r, maxStatus)
 	if err != nil {
 		return protocol.Status{}, s.handshakeErr(err, timeout)
@@ -364,6 +379,11 @@ func (s *session) handshake(text string, timeout time.Duration) (protocol.Status
 	st, err := protocol.ParseStatus(reply)
 	if err != nil {
 		return protocol.Status{}, fmt.Errorf("%w: %w", ErrNoAnswer, err)
+	}
+	if st.Waiting && s.onWaiting != nil {
+		if st, err = s.waitAnswer(timeout); err != nil {
+			return protocol.Status{}, err
+		}
 	}
 	if err := st.Err(); err != nil {
 		return protocol.Status{}, err // *protocol.RefusedError
@@ -389,30 +409,6 @@ func (s *session) handshakeErr(err error, timeout time.Duration) error {
 		// one too old to know ack=1.
 		return fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
-}
-
-// finish half-closes the connection and waits for the server to close its
-// side, which it does after reading everything up to our EOF.
-func (s *session) finish(timeout time.Duration) error {
-	cw, ok := s.conn.(interface{ CloseWrite() error })
-	if !ok {
-		return fmt.Errorf("finish stream: %T cannot half-close", s.conn)
-	}
-	if err := cw.CloseWrite(); err != nil {
-		return s.streamErr("finish stream", err)
-	}
-	if err := s.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return s.streamErr("finish stream", err)
-	}
-	// A server sends nothing to a broadcaster after "ok"; anything it does
-	// send is discarded while waiting for its EOF.
-	if _, err := io.Copy(io.Discard, s.r); err != nil {
-		if s.ctx.Err() == nil && errors.Is(err, os.ErrDeadlineExceeded) {
-			return fmt.Errorf("%w within %v: %w", ErrCloseTimeout, timeout, err)
-		}
-		return s.streamErr("finish stream", err)
-	}
-	return nil
 }
 
 // streamErr adds the step to err, or returns ctx's error when the

@@ -31,7 +31,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // connection is the caller's to close.
 func Dial(ctx context.Context, opts Options) (c *Conn, err error) {
 	defer wrapErr(&err, "connect to", opts.Addr)
-	s, _, err := connect(ctx, opts, opts.Request.Command, nil)
+	s, _, err := connect(ctx, opts, opts.Request.Command, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,9 @@
 //     broadcaster's stdin is left untouched.
 //  3. Stream. Broadcast copies its input to the connection until EOF, then
 //     half-closes the connection and waits for the server to close its side,
-//     which tells it that every byte reached the server. Watch copies the
+//     which tells it that every byte reached the server. Meanwhile it reads
+//     the server's side: a status frame there says why the server cut the
+//     stream (a *CutError: taken over, kicked, shutdown). Watch copies the
 //     connection to its output until the server closes. The status frame is
 //     read through a buffer that the copy keeps using, so stream bytes that
 //     arrive in the same segment as "ok" are not lost.

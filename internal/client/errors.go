@@ -1,6 +1,11 @@
 package client
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/fstream/fstream/internal/protocol"
+)
 
 // Sentinel errors, returned wrapped with the step that failed.
 var (
@@ -26,6 +31,12 @@ var (
 	// ErrWriteOutput wraps an error from a watcher's output. With
 	// syscall.EPIPE it means the reader of the output went away.
 	ErrWriteOutput = errors.New("client: write output")
+	// ErrHTTPPort means the address is an HTTP server's (it answered the
+	// handshake with "HTTP/1."): fstream's own HTTP side, or another.
+	ErrHTTPPort = errors.New("client: this is an HTTP port")
+	// ErrGaveUp means no address took the connection back within
+	// Options.Reconnect; it wraps the last attempt's error too.
+	ErrGaveUp = errors.New("client: no server took the connection back")
 )
 
 // TLS errors, returned wrapped with the cause from crypto/tls.
@@ -40,3 +51,20 @@ var (
 	// ErrTLSHandshake means the TLS handshake failed for another reason.
 	ErrTLSHandshake = errors.New("client: TLS handshake failed")
 )
+
+// CutError is a broadcast the server ended, with the reason it sent in a
+// status frame just before it closed the connection: another broadcaster
+// took the channel over (protocol.ReasonTakenOver), an operator removed it
+// (ReasonKicked) or the server is shutting down (ReasonShutdown). Bytes
+// still on their way when it happened may not have reached the server.
+type CutError struct {
+	Reason  protocol.Reason
+	Message string
+}
+
+func (e *CutError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("server ended the stream: %s", e.Reason)
+	}
+	return e.Message
+}

@@ -204,6 +204,18 @@ func badValue(f *pflag.Flag, o Origin, key, value string, cause error) error {
 	return err
 }
 
+// Nearest returns the candidate closest to name, within two edits, or ""
+// when none is that close: the "did you mean" of a mistyped name.
+func Nearest(name string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := distance(name, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
 // distance is the Levenshtein distance between a and b, in bytes.
 func distance(a, b string) int {
 	prev := make([]int, len(b)+1)

@@ -129,6 +129,7 @@ func (a *API) routes() *http.ServeMux {
 	mux.Handle("GET /api/v1/channels", a.reads(http.HandlerFunc(a.listChannels)))
 	mux.Handle("GET /api/v1/channels/{user}/{channel}", a.reads(http.HandlerFunc(a.getChannel)))
 	mux.Handle("GET /api/v1/nodes", a.reads(http.HandlerFunc(a.listNodes)))
+	mux.Handle("GET /api/v1/bitrates", a.reads(http.HandlerFunc(a.listBitrates)))
 	mux.Handle("GET /metrics", a.reads(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,

@@ -525,3 +525,93 @@ func TestSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestListenerAnswersFstreamClients: an fstream handshake on the HTTP port
+// is answered at once with an HTTP 400 naming the stream port; HTTP
+// requests pass.
+func TestListenerAnswersFstreamClients(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "fine") })}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(NewListener(ln, "127.0.0.1:61920")) }()
+	defer func() {
+		srv.Close()
+		<-served
+	}()
+
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\x00\x00\x00\x0f\x00watch,user=fier"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	answer, err := io.ReadAll(c)
+	if err != nil || !strings.HasPrefix(string(answer), "HTTP/1.1 400 Bad Request\r\n") || !strings.Contains(string(answer), "Use the stream port, 61920,") {
+		t.Fatalf("answer %q, %v", answer, err)
+	}
+
+	resp, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "fine" {
+		t.Fatalf("an HTTP request got %q", body)
+	}
+}
+
+// TestRateHistory: each channel's bitrates are kept for five minutes, one
+// per sample, and forgotten with the channel.
+func TestRateHistory(t *testing.T) {
+	h := hub.New(hub.Config{Buffer: 1 << 20, StallTimeout: time.Second})
+	defer h.Close()
+	pub, err := h.Publish(hub.Key{User: "fier", Channel: "cam"}, hub.PublishOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	rt := newRateTable()
+	t0 := time.Unix(1_000_000, 0)
+	for s := range 400 {
+		if _, err := pub.ReadFrom(bytes.NewReader(make([]byte, 1000))); err != nil {
+			t.Fatal(err)
+		}
+		rt.record(h.Channels(), t0.Add(time.Duration(s)*time.Second))
+	}
+	in, out, end := rt.historyOf(pub.Channel())
+	if len(in) != 300 || len(out) != 300 || end != t0.Unix()+399 {
+		t.Fatalf("history of %d/%d points ending at %d, want 300 ending at %d", len(in), len(out), end, t0.Unix()+399)
+	}
+	if in[0] != 8000 || in[299] != 8000 || out[299] != 0 {
+		t.Errorf("rates %v … %v, want 8000 b/s in, 0 out", in[0], in[299])
+	}
+	rt.record(nil, t0.Add(400*time.Second))
+	if in, _, _ := rt.historyOf(pub.Channel()); len(in) != 0 || len(rt.history) != 0 {
+		t.Error("a channel that is gone keeps its history")
+	}
+}
+
+// TestBitratesEndpoint: GET /api/v1/bitrates serves every channel's
+// history, loopback only like the other reads.
+func TestBitratesEndpoint(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	b := e.broadcast(t, "fier", "cam", "")
+	b.Write(tsPayload(100))
+	servertest.WaitFor(t, "the bytes", func() bool { return e.srv.Channel("fier", "cam").Stats().BytesIn > 0 })
+	e.api.sample()
+	e.api.sample()
+	var got bitratesJSON
+	e.getJSON(t, "/api/v1/bitrates", &got)
+	if got.IntervalSeconds != 1 || got.WindowSeconds != 300 || len(got.Channels) != 1 {
+		t.Fatalf("bitrates: %+v", got)
+	}
+	c := got.Channels[0]
+	if c.User != "fier" || c.Channel != "cam" || len(c.In) < 2 || len(c.In) != len(c.Out) || c.End.IsZero() {
+		t.Fatalf("channel: %+v", c)
+	}
+}

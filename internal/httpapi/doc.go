@@ -11,6 +11,7 @@
 //	GET  /                                      status page (loopback only by default)
 //	GET  /api/v1/channels                       JSON list of channels (loopback only by default)
 //	GET  /api/v1/channels/{user}/{channel}      JSON for one channel (loopback only by default)
+//	GET  /api/v1/bitrates                       every channel's bitrates, last 5 minutes (loopback only by default)
 //	POST /api/v1/channels/{user}/{channel}/kick       kick broadcaster and watchers (admin token)
 //	POST /api/v1/channels/{user}/{channel}/kick/{id}  kick one connection (admin token)
 //	GET  /api/v1/nodes                          JSON list of the cluster's nodes (loopback only by default)
@@ -58,7 +59,9 @@
 // # Status and bitrates
 //
 // A sampler goroutine reads every channel's byte counters once a second;
-// bitrates are the difference over the last five seconds. The JSON API and
+// bitrates are the difference over the last five seconds. The bitrates of
+// the last five minutes are kept per channel (rates.go), so that the status
+// page draws full graphs when it opens. The JSON API and
 // the metrics read the server's counters at request time and never include
 // a password. The status page polls the JSON API and draws the bitrate
 // graphs itself; the player page is rendered with the few facts it needs

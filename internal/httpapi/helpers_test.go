@@ -194,8 +194,9 @@ func needTool(t *testing.T, name string) string {
 
 // ffmpegLive broadcasts a live, real-time MPEG-TS stream made by ffmpeg
 // (H.264 baseline + AAC, a keyframe every second) into a new broadcaster
-// connection until the test ends.
-func (e *env) ffmpegLive(t *testing.T, user, channel, channelPassword string) {
+// connection until the test ends, and returns the ffmpeg process (a test
+// may pause it to stall the stream).
+func (e *env) ffmpegLive(t *testing.T, user, channel, channelPassword string) *exec.Cmd {
 	t.Helper()
 	ffmpeg := needTool(t, "ffmpeg")
 	conn := e.broadcast(t, user, channel, channelPassword)
@@ -228,6 +229,7 @@ func (e *env) ffmpegLive(t *testing.T, user, channel, channelPassword string) {
 		}
 		return ch.Stats().BytesIn > 0
 	})
+	return cmd
 }
 
 // lockedBuffer is a bytes.Buffer that a command writes to while the test

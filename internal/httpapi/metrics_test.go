@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -94,8 +95,8 @@ func TestMetrics(t *testing.T) {
 		labels []string
 		v      float64
 	}{
-		{"fstream_bytes_in_total", nil, n},
-		{"fstream_bytes_out_total", nil, 2 * n},
+		{"fstream_received_bytes_total", nil, n},
+		{"fstream_sent_bytes_total", nil, 2 * n},
 		{"fstream_connections", []string{"role", "broadcaster"}, 2},
 		{"fstream_connections", []string{"role", "watcher"}, 2},
 		{"fstream_tcp_connections", nil, 3}, // two broadcasters, one TCP watcher
@@ -107,8 +108,8 @@ func TestMetrics(t *testing.T) {
 		{"fstream_channel_live", []string{"user", "fier", "channel", "cam"}, 1},
 		{"fstream_channel_watchers", []string{"user", "fier", "channel", "cam"}, 2},
 		{"fstream_channel_watchers", []string{"user", "other", "channel", "locked"}, 0},
-		{"fstream_channel_bytes_in_total", []string{"user", "fier", "channel", "cam"}, n},
-		{"fstream_channel_bytes_out_total", []string{"user", "fier", "channel", "cam"}, 2 * n},
+		{"fstream_channel_received_bytes_total", []string{"user", "fier", "channel", "cam"}, n},
+		{"fstream_channel_sent_bytes_total", []string{"user", "fier", "channel", "cam"}, 2 * n},
 		{"fstream_evictions_total", []string{"reason", "kicked"}, 0},
 		{"fstream_evictions_total", []string{"reason", "lagging"}, 0},
 		{"fstream_skips_total", nil, 0},
@@ -173,5 +174,36 @@ func TestQueueHistogram(t *testing.T) {
 	}
 	if len(queueBuckets) != 7 || queueBuckets[0] != 4096 || queueBuckets[6] != 16<<20 {
 		t.Errorf("buckets %v, want 4 KiB to 16 MiB", queueBuckets)
+	}
+}
+
+// TestMetricNamesLint: fstream's metric names follow Prometheus's
+// conventions (promlint): counters end in _total, names end in their unit
+// (fstream_received_bytes_total, not fstream_bytes_in_total).
+func TestMetricNamesLint(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	b := e.broadcast(t, "fier", "cam", "")
+	servertest.MustHandshake(t, e.srv.Addr, "watch,user=fier,channel=cam")
+	b.Write(tsPayload(10))
+	var ours []*dto.MetricFamily
+	for name, f := range e.scrape(t) {
+		if strings.HasPrefix(name, "fstream_") {
+			ours = append(ours, f)
+		}
+	}
+	if len(ours) < 15 {
+		t.Fatalf("only %d fstream metrics scraped", len(ours))
+	}
+	problems, err := promlint.NewWithMetricFamilies(ours).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+	for _, f := range ours {
+		if name := f.GetName(); strings.Contains(name, "bytes") && !strings.HasSuffix(name, "_bytes") && !strings.HasSuffix(name, "_bytes_total") {
+			t.Errorf("%s: a byte count must end in _bytes (or _bytes_total)", name)
+		}
 	}
 }

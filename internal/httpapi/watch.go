@@ -65,7 +65,9 @@ func (a *API) watch(w http.ResponseWriter, r *http.Request) {
 	}
 	password, fromQuery := channelPassword(r)
 	if r.Method == http.MethodHead {
-		a.watchHead(w, r, key, password != "" || fromQuery)
+		// An empty ?password= is no password: the player always sends
+		// one, so that a 401 never makes the browser ask too.
+		a.watchHead(w, r, key, password != "")
 		return
 	}
 	sink := &httpSink{w: w, rc: http.NewResponseController(w)}

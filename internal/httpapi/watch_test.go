@@ -337,3 +337,31 @@ func TestRefusalStatus(t *testing.T) {
 		t.Errorf("refusalStatus(\"\") = %d, want 500", got)
 	}
 }
+
+// TestWatchPasswordAnswers: a protected channel answers 401 saying whether
+// a password was missing or wrong; it asks the client for HTTP basic auth
+// (WWW-Authenticate, for VLC and mpv) only when the request did not use
+// ?password=, the player's way, so that the browser never asks on top of
+// the player's page. HEAD does the same without joining.
+func TestWatchPasswordAnswers(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	e.broadcast(t, "other", "locked", "pw")
+	tests := []struct {
+		method, path string
+		challenge    bool
+		msg          string
+	}{
+		{http.MethodGet, "/watch/other/locked", true, "channel is protected: give its password"},
+		{http.MethodGet, "/watch/other/locked?password=", false, "channel is protected: give its password"},
+		{http.MethodGet, "/watch/other/locked?password=guess", false, "wrong channel password"},
+		{http.MethodHead, "/watch/other/locked?password=", false, ""},
+		{http.MethodHead, "/watch/other/locked", false, ""},
+	}
+	for _, tt := range tests {
+		resp, body := e.do(t, tt.method, tt.path, nil)
+		got := resp.Header.Get("WWW-Authenticate") != ""
+		if resp.StatusCode != http.StatusUnauthorized || got != tt.challenge || !strings.Contains(body, tt.msg) {
+			t.Errorf("%s %s: %d, WWW-Authenticate %v, body %q; want 401, %v, %q", tt.method, tt.path, resp.StatusCode, got, body, tt.challenge, tt.msg)
+		}
+	}
+}

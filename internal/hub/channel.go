@@ -128,6 +128,9 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 	if c.ended || c.publisher == nil {
 		return nil, ErrNotLive
 	}
+	if c.password != "" && !opts.SkipPassword && opts.Password == "" {
+		return nil, ErrNoPassword
+	}
 	if c.password != "" && !opts.SkipPassword && !passwordsEqual(opts.Password, c.password) {
 		return nil, ErrWrongPassword
 	}

@@ -13,6 +13,10 @@ var (
 	ErrNotLive = errors.New("hub: channel is not live")
 	// ErrWrongPassword means a watcher gave the wrong channel password.
 	ErrWrongPassword = errors.New("hub: wrong channel password")
+	// ErrNoPassword means a watcher gave no password for a protected
+	// channel. It wraps ErrWrongPassword, so callers that only check for a
+	// refused password need not know it.
+	ErrNoPassword = fmt.Errorf("%w: none given", ErrWrongPassword)
 	// ErrChannelEnded means the channel's broadcaster left and did not come
 	// back within the grace period; every byte was delivered.
 	ErrChannelEnded = errors.New("hub: channel ended")
@@ -78,6 +82,8 @@ func (h *Hub) refusal(err error, key Key, detail string) *JoinError {
 		e.Reason, e.Msg = protocol.ReasonNotFound, fmt.Sprintf("channel %q of user %q is not live", key.Channel, key.User)
 	case ErrWrongPassword:
 		e.Reason, e.Msg = protocol.ReasonForbidden, "wrong channel password"
+	case ErrNoPassword:
+		e.Reason, e.Msg = protocol.ReasonForbidden, "channel is protected: give its password"
 	case ErrChannelFull:
 		e.Reason, e.Msg = protocol.ReasonBusy, fmt.Sprintf("channel %q of user %q has as many watchers as the server allows (%d); try again later",
 			key.Channel, key.User, h.cfg.MaxWatchers)

@@ -80,6 +80,7 @@ type Hub struct {
 	channels  map[Key]*Channel
 	closed    bool
 	tickTimer Timer
+	waiters   map[Key]*liveWaiters // callers of WaitLive, by channel (wait.go)
 }
 
 // New returns an empty hub.
@@ -183,6 +184,7 @@ func (h *Hub) Publish(key Key, opts PublishOptions) (*Publisher, error) {
 		h.channels[key] = c
 		p, old, _ = c.attachPublisher(opts)
 	}
+	h.wakeLocked(key)
 	h.mu.Unlock()
 	if old != nil && old.opts.OnStop != nil {
 		old.opts.OnStop(ReasonTakenOver)
@@ -214,8 +216,9 @@ type SubscribeOptions struct {
 // the next one, at the next byte, or at a bufsize chunk start. From there on
 // it receives every byte the broadcaster sends, unless the slow-watcher
 // policy moves it ahead. It fails with a *JoinError: ErrBadJoin, ErrHubClosed,
-// ErrNotLive when the channel has no broadcaster, ErrWrongPassword when the
-// password does not match, ErrChannelFull at the watcher limit.
+// ErrNotLive when the channel has no broadcaster, ErrNoPassword when it is
+// protected and none was given, ErrWrongPassword when the password does not
+// match, ErrChannelFull at the watcher limit.
 func (h *Hub) Subscribe(key Key, opts SubscribeOptions) (*Subscription, error) {
 	if _, err := ParseJoinPolicy(string(opts.Join)); err != nil {
 		return nil, h.refusal(ErrBadJoin, key, err.Error())
@@ -270,6 +273,9 @@ func (h *Hub) Close() {
 	}
 	chans := h.channels
 	h.channels = make(map[Key]*Channel)
+	for k := range h.waiters {
+		h.wakeLocked(k)
+	}
 	h.mu.Unlock()
 	for _, c := range chans {
 		c.shutdown()

@@ -381,6 +381,10 @@ func TestHubRefusals(t *testing.T) {
 			_, err := h.Subscribe(key, hub.SubscribeOptions{Password: "guess"})
 			return err
 		}, hub.ErrWrongPassword, protocol.ReasonForbidden, "wrong channel password"},
+		{"no password", func() error {
+			_, err := h.Subscribe(key, hub.SubscribeOptions{})
+			return err
+		}, hub.ErrNoPassword, protocol.ReasonForbidden, "channel is protected: give its password"},
 		{"channel full", func() error {
 			_, err := h.Subscribe(key, hub.SubscribeOptions{Password: "pw"})
 			return err

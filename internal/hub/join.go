@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/fstream/fstream/internal/media"
@@ -102,7 +103,7 @@ func (c *Channel) trackLocked(p *Publisher) (ev event) {
 		// The first GOP, and changes of a quarter or more.
 		c.loggedGOP = g
 		ev = event{"GOP measured", []any{"format", c.mediaInfo.Format, "codec", in.Codec, "audio_codec", in.AudioCodec,
-			"gop_bytes", g, "gop_seconds", in.GOPDuration.Round(time.Millisecond).Seconds()}}
+			"gop_bytes", g, "gop_seconds", math.Round(in.GOPDuration.Seconds()*100) / 100}}
 	}
 	if jp, ok := t.JoinPoint(); ok && jp.Seq != p.joinSeq {
 		p.joinSeq = jp.Seq

@@ -116,7 +116,10 @@ func FuzzParseStatus(f *testing.F) {
 		if s.OK && (s.Reason != "" || s.Message != "" || (text != "ok" && len(s.Params) == 0)) {
 			t.Fatalf("ParseStatus(%q) = %+v", text, s)
 		}
-		if !s.OK && s.Reason == "" {
+		if s.Waiting && (s.OK || s.Reason != "") {
+			t.Fatalf("ParseStatus(%q) = %+v", text, s)
+		}
+		if !s.OK && !s.Waiting && s.Reason == "" {
 			t.Fatalf("ParseStatus(%q) accepted an error without a reason", text)
 		}
 		back, err := ParseStatus(s.Text())

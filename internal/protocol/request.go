@@ -42,6 +42,11 @@ const (
 	// KeyExpiresIn is the token's lifetime in seconds, in the ok status
 	// that answers a token request.
 	KeyExpiresIn = "expires-in"
+	// KeyWait, set to 1 by a watcher, asks a server to hold the connection
+	// while the channel is not live instead of refusing it: the server
+	// answers "waiting" (with ack=1) and then "ok" once a broadcaster
+	// arrives. Servers that predate it ignore it and refuse with not-found.
+	KeyWait = "wait"
 )
 
 const (

@@ -24,6 +24,10 @@ var statusCases = []struct {
 	// client still gets the reason and message to show.
 	{name: "unknown reason", text: "error,reason=teapot,message=short and stout", want: Status{Reason: "teapot", Message: "short and stout"}},
 
+	{name: "waiting", text: "waiting", want: Status{Waiting: true}},
+	{name: "waiting with message", text: "waiting,message=channel fier/cam is not live, yet", want: Status{Waiting: true, Message: "channel fier/cam is not live, yet"}},
+	{name: "waiting with a field", text: "waiting,x=1", err: ErrBadStatus},
+
 	{name: "empty", text: "", err: ErrBadStatus},
 	{name: "OK upper case", text: "OK", err: ErrBadStatus},
 	{name: "ok with trailing space", text: "ok ", err: ErrBadStatus},

@@ -104,6 +104,18 @@ var wireCases = []wireCase{
 		status: &Status{Reason: ReasonNotFound, Message: "channel fier/cam is not live"},
 	},
 	{
+		name:   "waiting",
+		wire:   h("00 00 00 07 00 77 61 69 74 69 6e 67"),
+		text:   "waiting",
+		status: &Status{Waiting: true},
+	},
+	{
+		name:   "end taken-over",
+		wire:   h("00 00 00 4b 00") + "error,reason=taken-over,message=taken over by a new broadcaster of fier/cam",
+		text:   "error,reason=taken-over,message=taken over by a new broadcaster of fier/cam",
+		status: &Status{Reason: ReasonTakenOver, Message: "taken over by a new broadcaster of fier/cam"},
+	},
+	{
 		name:   "error with commas in message",
 		wire:   h("00 00 00 41 00") + "error,reason=bad-request,message=delay=11 is out of range, max 10",
 		text:   "error,reason=bad-request,message=delay=11 is out of range, max 10",
@@ -140,6 +152,9 @@ func TestWireConstants(t *testing.T) {
 		{KeyChannelPassword, "channel-password"},
 		{KeyDelay, "delay"},
 		{KeyAck, "ack"},
+		{KeyWait, "wait"},
+		{statusWaiting, "waiting"},
+		{Status{Waiting: true}.Text(), "waiting"},
 		{DefaultChannel, "default"},
 		{statusOK, "ok"},
 		{OKStatus.Text(), "ok"},
@@ -163,6 +178,15 @@ func TestWireConstants(t *testing.T) {
 		}
 		if !r.Known() {
 			t.Errorf("%q.Known() = false", r)
+		}
+	}
+	wantEnd := []string{"taken-over", "kicked", "shutdown"}
+	if len(EndReasons) != len(wantEnd) {
+		t.Fatalf("EndReasons has %d codes, want %d: %v", len(EndReasons), len(wantEnd), EndReasons)
+	}
+	for i, r := range []Reason{ReasonTakenOver, ReasonKicked, ReasonShutdown} {
+		if string(r) != wantEnd[i] || EndReasons[i] != r || !r.Known() {
+			t.Errorf("end reason %d = %q (EndReasons[%d] = %q, known %v), want %q", i, r, i, EndReasons[i], r.Known(), wantEnd[i])
 		}
 	}
 	if Reason("teapot").Known() || Reason("").Known() {

@@ -52,6 +52,12 @@ type Config struct {
 	// BroadcasterGrace is how long watchers stay connected after their
 	// broadcaster leaves, waiting for it to come back.
 	BroadcasterGrace time.Duration
+	// MaxWatchWait bounds how long a watcher that asked for wait=1 is held
+	// while its channel is not live; it is then refused with not-found (and
+	// may ask again). Such a watcher is a connection like any other, counted
+	// against MaxConns and MaxConnsPerIP. Zero refuses at once, as if wait
+	// were not asked.
+	MaxWatchWait time.Duration
 	// StallTimeout is how long a watcher may make no progress while it
 	// holds its channel's broadcaster back before it is disconnected.
 	StallTimeout time.Duration
@@ -97,6 +103,7 @@ const (
 	DefaultMaxWatchers      = 10000
 	DefaultAuthFailures     = 10
 	DefaultBroadcasterGrace = 10 * time.Second
+	DefaultMaxWatchWait     = 10 * time.Minute
 	DefaultStallTimeout     = time.Second
 	DefaultMaxLag           = 10 * time.Second
 	DefaultChannelBuffer    = 16 << 20
@@ -117,6 +124,7 @@ func DefaultConfig() Config {
 		MaxWatchersPerChannel: DefaultMaxWatchers,
 		AuthFailuresPerMinute: DefaultAuthFailures,
 		BroadcasterGrace:      DefaultBroadcasterGrace,
+		MaxWatchWait:          DefaultMaxWatchWait,
 		StallTimeout:          DefaultStallTimeout,
 		MaxLag:                DefaultMaxLag,
 		ChannelBuffer:         DefaultChannelBuffer,
@@ -170,6 +178,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BroadcasterGrace < 0 {
 		errs = append(errs, fmt.Errorf("broadcaster grace %v must not be negative", c.BroadcasterGrace))
+	}
+	if c.MaxWatchWait < 0 {
+		errs = append(errs, fmt.Errorf("max watch wait %v must not be negative", c.MaxWatchWait))
 	}
 	if c.StallTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("stall timeout %v must be positive", c.StallTimeout))

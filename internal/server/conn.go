@@ -101,7 +101,9 @@ func (c *conn) serve() {
 		err = refuse(protocol.ReasonForbidden, "this server requires TLS: connect with tls://HOST:PORT (or --tls)", nil)
 	}
 	if err != nil {
-		c.reject(req, ack, err)
+		if !errors.Is(err, errHTTPRequest) { // answered already
+			c.reject(req, ack, err)
+		}
 		return
 	}
 	switch req.Command {
@@ -167,6 +169,10 @@ func (c *conn) readRequest() (protocol.Request, bool, error) {
 	}
 	if _, err := io.ReadFull(c.nc, rest); err != nil {
 		return protocol.Request{}, false, fmt.Errorf("read handshake header: %w", err)
+	}
+	if looksLikeHTTP(hdr[0]) {
+		c.answerHTTP(hdr[:])
+		return protocol.Request{}, false, errHTTPRequest
 	}
 	n, err := protocol.ParseHeader(hdr, max)
 	if errors.Is(err, protocol.ErrFrameTooLarge) {
@@ -247,6 +253,12 @@ func (c *conn) authenticate(req protocol.Request) *refusal {
 	if !ok {
 		return refuse(protocol.ReasonBusy, "too many failed logins from your address; wait a minute", errors.New("auth throttled"))
 	}
+	// The peer is told what kind of credential failed, never why: a token
+	// is unknown, used or expired alike, whoever the user.
+	msg := "wrong user or password"
+	if _, ok := req.Params[protocol.KeyToken]; ok && req.Command == protocol.CommandBroadcast {
+		msg = "token unknown, used or expired"
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
 	ctx = auth.WithAttempt(ctx, auth.Attempt{Action: string(req.Command), User: req.User, Channel: req.Channel, Remote: c.remote})
 	err := s.checkCredentials(ctx, req)
@@ -259,7 +271,7 @@ func (c *conn) authenticate(req protocol.Request) *refusal {
 		s.authErrLog.log(s.log, slog.LevelError, "authentication failed", "id", c.id, "user", req.User, "err", err)
 	}
 	// One generic answer: the peer must not learn which part was wrong.
-	return refuse(protocol.ReasonUnauthorized, "wrong user or password", err)
+	return refuse(protocol.ReasonUnauthorized, msg, err)
 }
 
 // issueToken answers a token request: a one-time broadcast token for an
@@ -364,6 +376,10 @@ func (c *conn) broadcast(req protocol.Request) {
 	default:
 		log.Warn("broadcaster failed", append(attrs, "err", err)...)
 	}
+	if ev != nil && req.Ack {
+		pub.Close() // first: a new broadcaster waits for it
+		c.tellCut(ev.Reason, key)
+	}
 }
 
 func (c *conn) watch(req protocol.Request) {
@@ -373,7 +389,7 @@ func (c *conn) watch(req protocol.Request) {
 			_ = tc.SetWriteBuffer(n) // best effort: the kernel clamps it to its limits
 		}
 	}
-	err := s.serveWatcher(context.Background(), WatchRequest{
+	err := c.watchOrWait(req, WatchRequest{
 		User:     req.User,
 		Channel:  req.Channel,
 		Password: req.ChannelPassword,
@@ -381,7 +397,7 @@ func (c *conn) watch(req protocol.Request) {
 		ConnID:   c.id,
 		Remote:   c.remote,
 		Via:      "tcp",
-	}, newTCPSink(c.nc, c.raw), func() error {
+	}, func() error {
 		if err := c.sendOK(req); err != nil {
 			return err
 		}

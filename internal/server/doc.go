@@ -16,8 +16,12 @@
 //   - broadcast: authenticates the user (a password, or a one-time token),
 //     becomes the channel's publisher (taking over from a previous one),
 //     answers "ok" if ack=1 was asked, clears the deadline and lets the hub
-//     read the socket until EOF;
-//   - watch: subscribes to the live channel with its password, answers "ok",
+//     read the socket until EOF; when the hub stops it (taken over, kicked,
+//     shutdown) a broadcaster that asked for acks is told why in a last
+//     status frame (cut.go);
+//   - watch: subscribes to the live channel with its password (a watcher
+//     that asked for wait=1 is first held until the channel is live,
+//     wait.go), answers "ok",
 //     then loops (pump, in watcher.go): take the next bytes from the hub,
 //     up to 256 KiB in at most three slices, write them with one writev
 //     under a write deadline, report how many were written;

@@ -189,6 +189,12 @@ func TestTokens(t *testing.T) {
 	if _, st := servertest.DialHandshake(t, ts.Addr, "broadcast,user=fier,token=tok-fier-0"); !strings.HasPrefix(st, "error,reason=unauthorized,") {
 		t.Fatalf("token used twice: %q", st)
 	}
+	// A bad token is named as such, the same for any user.
+	for _, text := range []string{"broadcast,user=fier,token=tok-fier-0", "broadcast,user=nobody,token=x"} {
+		if _, st := servertest.DialHandshake(t, ts.Addr, text); st != "error,reason=unauthorized,message=token unknown, used or expired" {
+			t.Errorf("%s: %q", text, st)
+		}
+	}
 }
 
 func TestKickAndCounters(t *testing.T) {

@@ -46,9 +46,10 @@ type Server struct {
 	watchers     atomic.Int64
 	handshakes   map[string]*atomic.Int64 // fixed keys; read-only map
 	authFails    *failures
-	authErrLog   *logLimiter  // server-side login failures
-	refusedLog   *logLimiter  // connections refused at accept
-	cluster      *clusterSide // set by JoinCluster before Serve; nil when standalone
+	authErrLog   *logLimiter            // server-side login failures
+	refusedLog   *logLimiter            // connections refused at accept
+	cluster      *clusterSide           // set by JoinCluster before Serve; nil when standalone
+	httpAddr     atomic.Pointer[string] // the HTTP side's address, if any (httpmix.go)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

@@ -385,11 +385,19 @@ func TestGarbage(t *testing.T) {
 			defer c.Close()
 			c.Write(in)
 			c.SetReadDeadline(time.Now().Add(20 * time.Second))
-			n, err := io.Copy(io.Discard, c)
+			var got bytes.Buffer
+			n, err := io.Copy(&got, io.LimitReader(c, 1<<20))
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
 				t.Errorf("garbage connection %d not closed by the server", i)
-			} else if n > 0 && len(in) > 0 && in[0] != 0 && in[0] != 0x16 {
+			case n > 0 && len(in) > 0 && (in[0] == 'G' || in[0] == 'P' || in[0] == 'H'):
+				// What starts like an HTTP request is told, in HTTP,
+				// that this is the stream port.
+				if !bytes.HasPrefix(got.Bytes(), []byte("HTTP/1.1 400 Bad Request\r\n")) {
+					t.Errorf("garbage connection %d (HTTP-like) got %q", i, got.Bytes())
+				}
+			case n > 0 && len(in) > 0 && in[0] != 0 && in[0] != 0x16:
 				// Only a frame (0x00...) or a TLS hello (0x16, told that
 				// this server speaks no TLS) may get an answer.
 				t.Errorf("garbage connection %d got %d bytes", i, n)
@@ -471,5 +479,22 @@ func TestBufsizeJoin(t *testing.T) {
 	}
 	if _, st := servertest.DialHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,bufsize=0"); !strings.HasPrefix(st, "error,reason=bad-request,") {
 		t.Fatalf("bufsize=0: %q", st)
+	}
+}
+
+// TestPasswordRefusalsSayWhich: a watcher is told whether it gave no channel
+// password or a wrong one; nothing is said about users.
+func TestPasswordRefusalsSayWhich(t *testing.T) {
+	ts := servertest.Start(t, nil)
+	servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=live,channel-password=secret")
+	for text, want := range map[string]string{
+		"watch,user=fier,channel=live":                        "error,reason=forbidden,message=channel is protected: give its password",
+		"watch,user=fier,channel=live,channel-password=guess": "error,reason=forbidden,message=wrong channel password",
+		"broadcast,user=nobody,user-password=x":               "error,reason=unauthorized,message=wrong user or password",
+		"broadcast,user=fier,user-password=x":                 "error,reason=unauthorized,message=wrong user or password",
+	} {
+		if _, st := servertest.DialHandshake(t, ts.Addr, text); st != want {
+			t.Errorf("%s: status %q, want %q", text, st, want)
+		}
 	}
 }

@@ -104,7 +104,8 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	case ctx.Err() != nil:
 		log.Info("watcher cancelled", attrs...)
 	case isClosedConn(err):
-		log.Info("watcher left", attrs...) // a normal end: no error to show
+		// The usual end of watching: the player quit. Not an error.
+		log.Info("watcher left", attrs...)
 	default:
 		log.Warn("watcher failed", append(attrs, "err", err)...)
 	}

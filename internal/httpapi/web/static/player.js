@@ -1,9 +1,13 @@
 // Player page: plays the channel's MPEG-TS stream from /watch through
 // mpegts.js (Media Source Extensions), asks for the password of a protected
-// channel, and waits for a channel that is not live (yet, or any more).
+// channel, waits for a channel that is not live (yet, or any more), and
+// says so when a live stream stops bringing data.
 'use strict';
 (() => {
   const retryMs = 3000;
+  // frozenMs without new data means the broadcaster stalled (or left and
+  // the server holds its watchers for the grace period).
+  const frozenMs = 2000;
   const body = document.body;
   const watchPath = body.dataset.watch;
   const video = document.getElementById('video');
@@ -15,19 +19,30 @@
   let player = null;
   let password = null; // null: none given
   let retryTimer = 0;
+  let playing = false; // the video has played since the last start
+  let frozen = false;  // no new data for frozenMs
+  let lastEnd = -1;    // end of the buffered media at the last check
+  let lastGrowth = 0;  // when it last grew (performance.now())
 
   urlEl.textContent = new URL(watchPath, location.href).href;
 
   function setStatus(text) { statusEl.textContent = text; }
 
+  // streamURL always carries ?password=, empty when none was given: the
+  // server then answers a protected channel with a plain 401, which this
+  // page turns into its own prompt, instead of one that makes the browser
+  // ask as well.
   function streamURL() {
     const u = new URL(watchPath, location.href);
-    if (password !== null) u.searchParams.set('password', password);
+    u.searchParams.set('password', password === null ? '' : password);
     return u.href;
   }
 
   function stop() {
     clearTimeout(retryTimer);
+    playing = frozen = false;
+    lastEnd = -1;
+    lastGrowth = 0;
     if (!player) return;
     const p = player;
     player = null;
@@ -74,7 +89,7 @@
   function onError(type, detail, info) {
     const code = info && info.code;
     if (code === 401) {
-      askPassword(password !== null);
+      askPassword(password !== null && password !== '');
     } else if (code === 404) {
       retryLater('Not live. Waiting for the broadcaster…');
     } else if (code === 503) {
@@ -111,7 +126,30 @@
     form.hidden = true;
     start();
   });
-  video.addEventListener('playing', () => setStatus('Playing live.'));
+  video.addEventListener('playing', () => {
+    playing = true;
+    if (!frozen) setStatus('Playing live.');
+  });
+
+  // checkFlow notices a stream that stopped bringing data, and its return.
+  function checkFlow() {
+    if (!player || !playing) return;
+    const b = video.buffered;
+    const end = b.length ? b.end(b.length - 1) : 0;
+    const now = performance.now();
+    if (end !== lastEnd) {
+      lastEnd = end;
+      lastGrowth = now;
+      if (frozen) {
+        frozen = false;
+        setStatus('Playing live.');
+      }
+    } else if (!frozen && now - lastGrowth > frozenMs) {
+      frozen = true;
+      setStatus('Waiting for the broadcaster…');
+    }
+  }
+  setInterval(checkFlow, 250);
 
   if (body.dataset.protected === 'true') {
     askPassword(false);

@@ -1,17 +1,22 @@
-// Status page: polls the JSON API once a second, renders one row per
-// channel and keeps a minute of bitrate history per channel for its graph.
+// Status page: polls the JSON API once a second and renders one row per
+// channel, with a graph of its bitrates over the last five minutes. The
+// server keeps that history (GET /api/v1/bitrates), so the graphs are full
+// as soon as the page opens; each poll then adds a point.
 'use strict';
 (() => {
   const pollMs = 1000;
-  const historyLen = 60;
+  const historyLen = 300;
   const svgNS = 'http://www.w3.org/2000/svg';
 
   const tbody = document.querySelector('#channels tbody');
   const empty = document.getElementById('empty');
+  const legend = document.getElementById('legend');
   const errorEl = document.getElementById('error');
   const summary = document.getElementById('summary');
   const updated = document.getElementById('updated');
   const history = new Map(); // "user/channel" -> {in: [], out: []}
+
+  for (const el of document.querySelectorAll('#empty .host')) el.textContent = location.hostname || 'HOST';
 
   function fmtRate(bps) {
     if (bps >= 1e6) return (bps / 1e6).toFixed(2) + ' Mb/s';
@@ -61,9 +66,17 @@
       svg.appendChild(line);
     }
     const title = document.createElementNS(svgNS, 'title');
-    title.textContent = 'bitrate in (blue) and out (green), last minute';
+    title.textContent = `bitrate in (blue) and out (green), last 5 minutes; peak ${fmtRate(top)}`;
     svg.appendChild(title);
     return svg;
+  }
+
+  // peak labels the graph's scale: its top is the larger peak of in and out.
+  function peak(h) {
+    const span = document.createElement('span');
+    span.className = 'peak';
+    span.textContent = 'peak ' + fmtRate(Math.max(0, ...h.in, ...h.out));
+    return span;
   }
 
   function row(c) {
@@ -99,7 +112,9 @@
     rout.title = fmtBytes(c.bytes_out) + ' out';
     tr.appendChild(rout);
     const g = cell('graph');
-    g.appendChild(graph(history.get(c.user + '/' + c.channel)));
+    const h = history.get(c.user + '/' + c.channel);
+    g.appendChild(graph(h));
+    g.appendChild(peak(h));
     tr.appendChild(g);
     tr.appendChild(cell('uptime num', fmtDuration(c.uptime_seconds)));
     tr.appendChild(cell('broadcaster', c.broadcaster ? c.broadcaster.remote : '—'));
@@ -122,6 +137,7 @@
     }
     tbody.replaceChildren(...channels.map(row));
     empty.hidden = channels.length > 0;
+    legend.hidden = channels.length === 0;
     const live = channels.filter((c) => c.live).length;
     const watchers = channels.reduce((n, c) => n + c.watchers, 0);
     summary.textContent = `${live} live channel${live === 1 ? '' : 's'}, ${watchers} watcher${watchers === 1 ? '' : 's'}`;
@@ -144,5 +160,16 @@
     }
   }
 
-  poll();
+  // seed fills the graphs with the bitrates the server kept.
+  async function seed() {
+    try {
+      const res = await fetch('/api/v1/bitrates', {cache: 'no-store'});
+      if (!res.ok) return;
+      for (const c of (await res.json()).channels) {
+        history.set(c.user + '/' + c.channel, {in: c.in_bps.slice(-historyLen), out: c.out_bps.slice(-historyLen)});
+      }
+    } catch (e) { /* the graphs start empty */ }
+  }
+
+  seed().finally(poll);
 })();
