@@ -139,7 +139,11 @@ func TestBinaryCluster(t *testing.T) {
 		}
 		bdone <- code
 	}()
-	waitLive(t, nodes[0].addr, "fier", "cam")
+	// Live on every node: the directory has the claim (written just after
+	// the origin's hub has the channel).
+	for _, n := range nodes {
+		waitLive(t, n.addr, "fier", "cam")
+	}
 	var watchers []func() ([]byte, string, int)
 	for _, n := range nodes {
 		for range 2 {

@@ -42,7 +42,7 @@ func addClusterFlags(fl *pflag.FlagSet, o *clusterOptions) {
 	d := cluster.DefaultConfig()
 	fl.StringVar(&o.URLs, "cluster", "", "join a cluster through these NATS `URLS` (comma-separated nats:// or tls://; empty: run alone)")
 	fl.StringVar(&o.NodeName, "node-name", "", "this node's `NAME` in the cluster (empty: the host name)")
-	fl.StringVar(&o.Advertise, "advertise", "", "`HOST:PORT` other nodes dial to pull channels from this one (empty: --listen, which must then name an address)")
+	fl.StringVar(&o.Advertise, "advertise", "", "`ADDR` (HOST:PORT) other nodes dial to pull channels from this one (empty: --listen, which must then name an address)")
 	fl.StringVar(&o.Creds, "cluster-creds", "", "NATS credentials `FILE` (JWT and nkey)")
 	fl.StringVar(&o.TLSCA, "cluster-tls-ca", "", "PEM `FILE` of the CA that signed the NATS servers' certificates")
 	fl.StringVar(&o.TLSCert, "cluster-tls-cert", "", "PEM `FILE` of a client certificate for NATS (with --cluster-tls-key)")

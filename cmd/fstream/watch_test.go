@@ -214,7 +214,9 @@ func TestWaitAndReconnectFlags(t *testing.T) {
 // stops mid-stream, and say so on stderr.
 func TestRunFailover(t *testing.T) {
 	ts1 := servertest.Start(t, nil)
-	ts2 := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
+	// Server 2 keeps the channel through a long grace after the broadcast
+	// ends, so that the watcher is still watching when the test stops it.
+	ts2 := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = time.Minute })
 	addrs := ts1.Addr + "," + ts2.Addr
 	in, feed, err := os.Pipe()
 	if err != nil {

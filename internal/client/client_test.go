@@ -354,7 +354,7 @@ func TestNoAnswer(t *testing.T) {
 	}{
 		{"closed", nil},
 		{"closed mid-frame", protocol.EncodeFrame("ok")[:4]},
-		{"not fstream", []byte("HTTP/1.1 400 Bad Request\r\n\r\n")},
+		{"not fstream", []byte("SSH-2.0-OpenSSH_9.2\r\n")},
 		{"stream instead of status", bytes.Repeat([]byte{0x47, 0, 0, 0x10}, 100)},
 		{"unknown status", protocol.EncodeFrame("maybe")},
 	}
