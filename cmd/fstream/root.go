@@ -29,7 +29,7 @@ The original command form also works:
   fstream ADDR broadcast,user=NAME,user-password=PASSWORD,channel=CHANNEL`, client.DefaultPort),
 		Example: `  fstream serve --users ./users
   ffmpeg -re -i in.mp4 -c copy -f mpegts - | fstream broadcast 127.0.0.1 --user fier --channel cam
-  fstream watch 127.0.0.1 --user fier --channel cam | ffplay -`,
+  fstream watch 127.0.0.1 --user fier --channel cam | ffplay -fflags nobuffer -probesize 32 -analyzeduration 0 -`,
 		Version:       version,
 		Args:          cobra.ArbitraryArgs, // checked in RunE, for the original form
 		SilenceUsage:  true,

@@ -52,7 +52,7 @@ error (a connection reset too), 2 on a usage error, 3 when the server
 refuses, 130 on a signal.`,
 		Example: `  fstream watch 127.0.0.1 --user fier --channel cam --wait | ffplay -fflags nobuffer -probesize 32 -analyzeduration 0 -
   fstream watch example.com:61920 user=fier,channel=cam,channel-password=123 > rec.ts
-  fstream watch tls://example.com --user fier --channel cam | ffplay -`,
+  fstream watch tls://example.com --user fier --channel cam | ffplay -fflags nobuffer -probesize 32 -analyzeduration 0 -`,
 		Args: streamArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := newWatchOptions(s, args, f.overrides(cmd.Flags()), f.timeout)
