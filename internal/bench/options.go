@@ -94,6 +94,15 @@ type Options struct {
 	// throwaway self-signed certificate and trusts only that. Not for a
 	// baseline or raw mode.
 	TLS *tls.Config
+	// WatchAddrs, with Addr, are where the watchers connect, in turn
+	// (watcher i of a channel to WatchAddrs[i%len]); the broadcasters
+	// connect to Addr. For a cluster: broadcast on one node, watch on
+	// others. Empty: Addr.
+	WatchAddrs []string
+	// OnWindow, if set, is called as the measured window begins
+	// (end false) and as it ends (end true), on the run's goroutine:
+	// to read the server's own counters over the same window.
+	OnWindow func(end bool)
 	// Handshakes, if positive, also measures the handshake rate: that
 	// many watch handshakes on a live channel, as fast as possible, after
 	// the window.
@@ -178,10 +187,13 @@ func (o *Options) validate() error {
 		if len(o.ServerCmd) == 0 {
 			return bad("no address and no command to start a server")
 		}
-		if o.ServerPID != 0 {
-			return bad("a server pid goes with an address")
+		if o.ServerPID != 0 || len(o.WatchAddrs) > 0 {
+			return bad("a server pid and watch addresses go with an address")
 		}
 		return nil
+	}
+	if o.Raw && len(o.WatchAddrs) > 0 {
+		return bad("raw mode has one address")
 	}
 	if o.User == "" {
 		return bad("driving %s needs a user who may broadcast", o.Addr)

@@ -183,6 +183,9 @@ func (r *runner) run() (*Result, error) {
 	mem.warm = r.sampleMem()
 	mem.watchers = int(r.connected.Load()) - r.evictedCount()
 
+	if o.OnWindow != nil {
+		o.OnWindow(false)
+	}
 	begin := r.snapshot(false)
 	r.measuring.Store(true)
 	r.phase.Store(int32(phaseMeasure))
@@ -198,6 +201,9 @@ func (r *runner) run() (*Result, error) {
 	}
 	r.measuring.Store(false)
 	end := r.snapshot(true)
+	if o.OnWindow != nil {
+		o.OnWindow(true)
+	}
 	mem.end = end.mem
 
 	// Stop the load, then measure handshakes on the still live channels.

@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/build"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// clusterNodes is the cluster scenario's node count: an origin and two
+// pulling nodes.
+const clusterNodes = 3
+
+// hopLimit is the target for the p99 latency one hop adds.
+const hopLimit = 2000 // µs
+
+// clusterProbes are what the cluster scenario measures beside its runs.
+type clusterProbes struct {
+	// pull and ingest are the origin's pull bytes out and bytes in over
+	// the window of the run "pulled".
+	pull, ingest float64
+	window       error // why they were not read
+	cold, local  []time.Duration
+	failover     time.Duration
+}
+
+// lookNats finds the nats-server binary: name (or path) on PATH, then,
+// for the default name, in $GOPATH/bin.
+func lookNats(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil || name != DefaultNatsServer {
+		return p, err
+	}
+	return exec.LookPath(filepath.Join(build.Default.GOPATH, "bin", name))
+}
+
+func (o *SuiteOptions) cluster() scenario {
+	natsBin, err := lookNats(o.NatsServer)
+	skip := ""
+	if err != nil {
+		skip = "skipped: nats-server not found (go install github.com/nats-io/nats-server/v2@v2.15.3)"
+	}
+	pr := &clusterProbes{}
+	sc := scenario{
+		id:    11,
+		title: fmt.Sprintf("cluster, %d nodes", clusterNodes),
+		skip:  skip,
+		steps: []string{"watchers on the origin", "on 2 pulling nodes", "full speed on 3 nodes", "cold pulls", "failover"},
+		notes: []string{fmt.Sprintf("%d child servers joined through a nats-server child (JetStream, TTL %v, linger 0); "+
+			"broadcasts on node n0; all processes share the machine's cores", clusterNodes, clusterTTL),
+			"added per hop: p99 with the watchers on n1 and n2 (pulling from n0) minus p99 with them on n0, same run shape",
+			"3 nodes vs 1: the same watchers at full speed spread over n0..n2 vs scenario 1 on one server: on one machine the " +
+				"nodes share its cores, so this shows the pulls' cost, not a cluster's capacity",
+			"failover: n0 (origin) killed with SIGKILL while a watcher on n2 pulls through it, a new broadcaster on n1 at once; " +
+				"time until that watcher reads the new stream"},
+	}
+	sc.custom = func(ctx context.Context) (map[string]*Result, error) {
+		return o.runCluster(ctx, natsBin, pr)
+	}
+	sc.eval = func(r runs) []Metric {
+		origin, pulled, wide := r[key(11, "origin")], r[key(11, "pulled")], r[key(11, "wide")]
+		egress := missing("origin egress to 2 pulling nodes", UnitByteRate, fmt.Sprint(pr.window))
+		if pr.window == nil {
+			w := pulled.WindowSeconds
+			egress = measured(egress.Name, UnitBitRate, pr.pull/w).vs(2*pr.ingest/w, "")
+		}
+		egress.Target = &Target{Op: Within, Limit: 0.01, OfRatio: true, Text: "1.00× ± 1 %"}
+		cold50, cold99 := quantiles(pr.cold)
+		loc50, loc99 := quantiles(pr.local)
+		ms := []Metric{
+			egress,
+			measured("p99 latency, 1 hop", UnitMicros, pulled.Latency.P99US).vs(origin.Latency.P99US, ""),
+			measured("p99 added per hop", UnitMicros, pulled.Latency.P99US-origin.Latency.P99US).want(AtMost, hopLimit, ""),
+			measured("p50 added per hop", UnitMicros, pulled.Latency.P50US-origin.Latency.P50US),
+			integrity("integrity, pulled", pulled),
+			measured("cold pull, first byte p50", UnitMicros, us(cold50)).vs(us(loc50), ""),
+			measured("cold pull, first byte p99", UnitMicros, us(cold99)).vs(us(loc99), ""),
+			measured("resume after origin killed", UnitSeconds, pr.failover.Seconds()).
+				want(AtMost, (clusterTTL + 2*time.Second).Seconds(), fmt.Sprintf("≤ TTL + 2 s (%v)", clusterTTL+2*time.Second)),
+		}
+		wideEgress := measured("3 nodes vs 1, full speed", UnitBitRate, wide.Egress.BytesPerSec)
+		if one := r[key(1, "relay")]; one != nil {
+			wideEgress = wideEgress.vs(one.Egress.BytesPerSec, "")
+		}
+		return finish(append(ms, wideEgress, integrity("integrity, 3 nodes", wide))...)
+	}
+	return sc
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// runCluster starts the cluster, makes its runs and probes, and stops it.
+func (o *SuiteOptions) runCluster(ctx context.Context, natsBin string, pr *clusterProbes) (rs map[string]*Result, err error) {
+	cl, err := startCluster(ctx, natsBin, o.ServerCmd, o.ServerArgs, clusterNodes)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), subprocessStopTimeout)
+		defer cancel()
+		err = errors.Join(err, cl.stop(sctx))
+	}()
+	c, d := o.Counts, o.Duration
+	at := Options{Watchers: c.Latency, Size: tsSize, Rate: latencyRate, Duration: d}
+	pulled := at
+	var begin [2]float64
+	pulled.OnWindow = func(end bool) { pr.readWindow(ctx, cl.nodes[0], end, &begin) }
+	rs = map[string]*Result{}
+	for _, run := range []struct {
+		name string
+		opts Options
+	}{
+		{"origin", cl.against(at)},
+		{"pulled", cl.against(pulled, 1, 2)},
+		{"wide", cl.against(Options{Watchers: c.Wide, Duration: d}, 0, 1, 2)},
+	} {
+		r, err := Run(ctx, run.opts)
+		if err != nil {
+			return rs, fmt.Errorf("%s: %w", run.name, withHint(err))
+		}
+		rs[run.name] = r
+	}
+	if pr.cold, pr.local, err = cl.coldPulls(ctx, c.ColdPulls); err != nil {
+		return rs, fmt.Errorf("cold pulls: %w", err)
+	}
+	if pr.failover, err = cl.failover(ctx); err != nil {
+		return rs, fmt.Errorf("failover: %w", err)
+	}
+	return rs, nil
+}
+
+// readWindow reads the origin's pull bytes out and bytes in at the start
+// of the window into begin, and at its end their differences into pr.
+func (pr *clusterProbes) readWindow(ctx context.Context, origin *clusterNode, end bool, begin *[2]float64) {
+	out, err1 := origin.metric(ctx, "fstream_cluster_pull_bytes_total", "direction", "out")
+	in, err2 := origin.metric(ctx, "fstream_bytes_in_total")
+	if err := errors.Join(err1, err2); err != nil {
+		pr.window = err
+		return
+	}
+	if !end {
+		*begin = [2]float64{out, in}
+		return
+	}
+	pr.pull, pr.ingest = out-begin[0], in-begin[1]
+}
