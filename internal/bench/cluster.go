@@ -125,6 +125,7 @@ func (n *clusterNode) metric(ctx context.Context, name string, labels ...string)
 	if err != nil {
 		return 0, err
 	}
+	req.Close = true // no idle connection outlives the read
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("node %s metrics: %w", n.name, err)
