@@ -97,13 +97,13 @@ func readUntil(c net.Conn, t0 time.Time, want byte, limit time.Duration) (time.D
 	}
 }
 
-// quantiles returns the p50 and p99 of ds (nearest rank).
-func quantiles(ds []time.Duration) (p50, p99 time.Duration) {
-	if len(ds) == 0 {
+// quantiles returns the p50 and p99 of vs (nearest rank).
+func quantiles(vs []float64) (p50, p99 float64) {
+	if len(vs) == 0 {
 		return 0, 0
 	}
-	s := slices.Sorted(slices.Values(ds))
-	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	s := slices.Sorted(slices.Values(vs))
+	at := func(q float64) float64 { return s[min(len(s)-1, int(q*float64(len(s))))] }
 	return at(0.50), at(0.99)
 }
 

@@ -73,6 +73,9 @@ type Result struct {
 
 	// Handshakes is the handshake rate, when it was measured.
 	Handshakes *HandshakeStats `json:"handshakes,omitempty"`
+	// Cluster is what the suite's cluster scenario measured beside the
+	// run (on its run "pulled"), or nil.
+	Cluster *ClusterStats `json:"cluster,omitempty"`
 
 	// Notes explain missing or doubtful numbers.
 	Notes []string `json:"notes,omitempty"`

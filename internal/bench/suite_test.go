@@ -124,9 +124,14 @@ func goodRuns() runs {
 		"6.clean":   relay(2.0e9),
 		"7.relay": {Mode: "relay", Ingest: Throughput{BytesPerSec: 624_000}, PerWatcher: Spread{Min: 623_000},
 			Evicted: Evictions{Slow: EvictedKind{Count: 1, Of: 1, MinSeconds: 5.2, MaxSeconds: 5.2}}},
-		"8.relay": {Mode: "relay", Handshakes: &HandshakeStats{Count: 5000, Seconds: 0.5, PerSecond: 10_000, Concurrency: 32}},
-		"9.ncat":  {Mode: "raw", Egress: Throughput{BytesPerSec: 1.1e9}, Server: server(0)},
-		"10.tls":  {Mode: "relay", Egress: Throughput{BytesPerSec: 1.0e9}, Server: server(20 << 10)},
+		"8.relay":   {Mode: "relay", Handshakes: &HandshakeStats{Count: 5000, Seconds: 0.5, PerSecond: 10_000, Concurrency: 32}},
+		"9.ncat":    {Mode: "raw", Egress: Throughput{BytesPerSec: 1.1e9}, Server: server(0)},
+		"10.tls":    {Mode: "relay", Egress: Throughput{BytesPerSec: 1.0e9}, Server: server(20 << 10)},
+		"11.origin": {Mode: "relay", Latency: Latency{P50US: 150, P99US: 600}},
+		"11.pulled": {Mode: "relay", WindowSeconds: 5, Latency: Latency{P50US: 160, P99US: 900},
+			Cluster: &ClusterStats{OriginPullBytes: 6.25e6, OriginIngestBytes: 3.125e6, PulledNodes: 2,
+				ColdPullUS: []float64{4000, 5000, 9000}, LocalUS: []float64{2000, 2100, 2500}, FailoverSeconds: 0.3}},
+		"11.wide": relay(1.9e9),
 	}
 	r["10.tls"].Server.CPUPerGB = 0.25
 	r["6.stalled"].Evicted.Stalled = EvictedKind{Count: 4, Of: 4, MinSeconds: 1.1, MaxSeconds: 1.3}
@@ -160,7 +165,8 @@ func TestScenarioVerdicts(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"1.aggregate egress", "2.egress", "10.server CPU vs plain", "10.integrity", "3.p99 latency", "4.RSS per watcher",
-		"4.integrity", "6.regular egress vs none stalled", "7.broadcaster ingest", "7.slow watcher evicted", "8.failed handshakes"} {
+		"4.integrity", "6.regular egress vs none stalled", "7.broadcaster ingest", "7.slow watcher evicted", "8.failed handshakes",
+		"11.origin egress to 2 pulling nodes", "11.p99 added per hop", "11.resume after origin killed", "11.integrity, 3 nodes"} {
 		if good[k] != Pass {
 			t.Errorf("good results: %s is %q, want PASS", k, good[k])
 		}
@@ -195,6 +201,13 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"TLS without server stats", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server = nil }},
 		{"TLS stream damaged", "10.integrity", nil, func(r runs) { r["10.tls"].Corrupt = 1 }},
 		{"TLS watcher evicted", "10.evicted", nil, func(r runs) { r["10.tls"].Evicted.Regular.Count = 1 }},
+		{"origin sends 2 % more", "11.origin egress to 2 pulling nodes", nil, func(r runs) { r["11.pulled"].Cluster.OriginPullBytes *= 1.02 }},
+		{"origin sends 2 % less", "11.origin egress to 2 pulling nodes", nil, func(r runs) { r["11.pulled"].Cluster.OriginPullBytes *= 0.98 }},
+		{"origin counters not read", "11.origin egress to 2 pulling nodes", nil, func(r runs) { r["11.pulled"].Cluster.MetricsError = "no" }},
+		{"a hop adds 2.5 ms", "11.p99 added per hop", nil, func(r runs) { r["11.pulled"].Latency.P99US = 3100 }},
+		{"pulled stream damaged", "11.integrity, pulled", nil, func(r runs) { r["11.pulled"].Gaps = 1 }},
+		{"failover slower than TTL + 2 s", "11.resume after origin killed", nil, func(r runs) { r["11.pulled"].Cluster.FailoverSeconds = 3.2 }},
+		{"3 nodes damaged", "11.integrity, 3 nodes", nil, func(r runs) { r["11.wide"].Corrupt = 1 }},
 	}
 	if canTellPeerGone {
 		tests = append(tests,
