@@ -163,7 +163,7 @@ func (o *Options) validate() error {
 	}
 	if o.Baseline {
 		switch {
-		case o.Raw || o.Addr != "":
+		case o.Raw || o.Addr != "" || len(o.WatchAddrs) > 0:
 			return bad("a baseline uses no server (no address, not raw)")
 		case o.Stalled > 0 || o.Slow > 0:
 			return bad("a baseline has no relay to stall: no stalled or slow watchers")
@@ -178,6 +178,8 @@ func (o *Options) validate() error {
 			return bad("raw mode drives a running relay: give its address")
 		case o.Channels != 1:
 			return bad("raw mode has a single channel")
+		case len(o.WatchAddrs) > 0:
+			return bad("raw mode has one address")
 		case o.Handshakes > 0:
 			return bad("raw mode has no handshakes to measure")
 		}
@@ -191,9 +193,6 @@ func (o *Options) validate() error {
 			return bad("a server pid and watch addresses go with an address")
 		}
 		return nil
-	}
-	if o.Raw && len(o.WatchAddrs) > 0 {
-		return bad("raw mode has one address")
 	}
 	if o.User == "" {
 		return bad("driving %s needs a user who may broadcast", o.Addr)

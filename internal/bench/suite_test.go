@@ -314,13 +314,16 @@ var tinyCounts = SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChan
 // scenario has its row. The fake server knows none of the flags of the
 // slow-watcher scenario, so that one fails to start, which shows that a
 // scenario's failure is reported in its row and the suite goes on. The
-// ncat scenario runs if ncat is installed, and is skipped otherwise.
+// ncat scenario runs if ncat is installed, and is skipped otherwise; the
+// cluster scenario is skipped (the fake server is no cluster node: the
+// cmd/suite test runs it against the real fstream).
 func TestRunSuite(t *testing.T) {
 	cmd := fakeServerCmd(t)
 	var progress bytes.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	res, err := RunSuite(ctx, SuiteOptions{ServerCmd: cmd, Duration: 200 * time.Millisecond, Counts: tinyCounts, Progress: &progress})
+	res, err := RunSuite(ctx, SuiteOptions{ServerCmd: cmd, Duration: 200 * time.Millisecond, Counts: tinyCounts, Progress: &progress,
+		NatsServer: "/nonexistent/nats-server"})
 	if err != nil {
 		t.Fatalf("RunSuite: %v", err)
 	}
@@ -334,8 +337,8 @@ func TestRunSuite(t *testing.T) {
 	}
 
 	_, ncatErr := exec.LookPath(DefaultNcat)
-	if len(res.Scenarios) != 10 {
-		t.Fatalf("%d scenarios, want 10", len(res.Scenarios))
+	if len(res.Scenarios) != 11 {
+		t.Fatalf("%d scenarios, want 11", len(res.Scenarios))
 	}
 	for i, sc := range res.Scenarios {
 		if sc.ID != i+1 {
@@ -345,6 +348,10 @@ func TestRunSuite(t *testing.T) {
 		case sc.ID == 7:
 			if !strings.Contains(sc.Error, ErrServerStart.Error()) || len(sc.Metrics) != 0 {
 				t.Errorf("scenario 7: error %q, %d metrics; want a failed start", sc.Error, len(sc.Metrics))
+			}
+		case sc.ID == 11:
+			if !strings.HasPrefix(sc.Skipped, "skipped: nats-server not found") {
+				t.Errorf("scenario 11 without nats-server: skipped %q", sc.Skipped)
 			}
 		case sc.ID == 9 && ncatErr != nil:
 			if !strings.HasPrefix(sc.Skipped, "skipped: ncat not installed") {
@@ -393,7 +400,7 @@ func TestRunSuite(t *testing.T) {
 		t.Fatalf("WriteJSON: %v", err)
 	}
 	var back SuiteResult
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != 10 {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != 11 {
 		t.Errorf("JSON round trip: %v, %d scenarios", err, len(back.Scenarios))
 	}
 }
@@ -409,7 +416,7 @@ func TestRunSuiteInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunSuite: %v", err)
 	}
-	if !res.Interrupted || len(res.Scenarios) != 10 {
+	if !res.Interrupted || len(res.Scenarios) != 11 {
 		t.Fatalf("interrupted %v with %d scenarios", res.Interrupted, len(res.Scenarios))
 	}
 	for _, sc := range res.Scenarios[1:] {
