@@ -152,9 +152,10 @@ func TestServerFlagDuration(t *testing.T) {
 }
 
 // TestCluster runs the quick suite against the real fstream, built for
-// the test, and a nats-server child: the cluster scenario runs, its byte
-// counts add up and every probe measured something. Timing targets are
-// not judged here (the machine is shared); "make bench" judges them.
+// the test, and a nats-server child: the cluster scenario runs, nothing
+// is lost and every probe measured something. Targets that depend on
+// timing are not judged here (the machine is shared); "make bench" judges
+// them.
 func TestCluster(t *testing.T) {
 	nats, err := exec.LookPath("nats-server")
 	if err != nil {
@@ -185,10 +186,16 @@ func TestCluster(t *testing.T) {
 	for _, m := range sc.Metrics {
 		got[m.Name] = m
 	}
-	for _, name := range []string{"origin egress to 2 pulling nodes", "integrity, pulled", "integrity, 3 nodes"} {
+	for _, name := range []string{"integrity, pulled", "integrity, 3 nodes"} {
 		if m := got[name]; m.Verdict != bench.Pass {
 			t.Errorf("%s: %s (%s), want PASS", name, m.Verdict, m.Text)
 		}
+	}
+	// The origin's egress is judged over a 5 s window by "make bench": a
+	// 200 ms window is a few milliseconds of skew between the two counters'
+	// reads away from 1 %. TestRelayByteExact in clustertest pins the bytes.
+	if m := got["origin egress to 2 pulling nodes"]; m.Missing || m.Value <= 0 || m.Baseline <= 0 {
+		t.Errorf("origin egress: not measured (%+v)", m)
 	}
 	for _, name := range []string{"cold pull, first byte p50", "resume after origin killed", "3 nodes vs 1, full speed", "p99 latency, 1 hop"} {
 		if m := got[name]; m.Missing || m.Value <= 0 {
