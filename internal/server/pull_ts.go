@@ -8,6 +8,9 @@ const (
 	tsSyncByte   = 0x47
 	// tsAlignBuf is the aligner's buffer: a few reads' worth of packets.
 	tsAlignBuf = 348 * tsPacketSize // 64 KiB
+	// tsDetect is how many sync bytes 188 bytes apart make a stream TS to
+	// the aligner, as to format detection (internal/media).
+	tsDetect = 5
 )
 
 // tsAligner feeds the local hub from one upstream connection so that an
@@ -17,9 +20,10 @@ const (
 // with join=gop), and the hub appends it to what the local watchers have:
 // a torn packet there would be a decoder's error at every switch. So the
 // aligner lets through only the whole packets it has read, and drops the
-// torn tail when the upstream ends. A stream that does not start with a
-// sync byte is not TS (join=gop starts TS at a packet) and passes as it
-// comes.
+// torn tail when the upstream ends. A stream is TS to it when it starts
+// with tsDetect sync bytes 188 bytes apart (join=gop starts TS at a
+// packet); anything else, or a packet without its sync byte later, and
+// every byte passes as it comes, to the last.
 type tsAligner struct {
 	r   io.Reader
 	buf []byte // buf[start:end] is read and not yet passed on
@@ -59,13 +63,41 @@ func (a *tsAligner) fill() {
 	n, err := a.r.Read(a.buf[a.end:])
 	a.end += n
 	a.err = err
-	if !a.decided && a.end > 0 {
-		a.decided, a.ts = true, a.buf[0] == tsSyncByte
+	if !a.decided {
+		a.detect()
+	}
+	if a.decided && a.ts {
+		a.whole = a.end / tsPacketSize * tsPacketSize
+		for i := 0; i < a.whole; i += tsPacketSize {
+			if a.buf[i] != tsSyncByte {
+				a.ts = false // not TS after all: pass everything
+				break
+			}
+		}
 	}
 	switch {
 	case a.decided && !a.ts:
-		a.whole = a.end // not TS: everything passes
-	default:
-		a.whole = a.end / tsPacketSize * tsPacketSize
+		a.whole = a.end - a.start
+	case !a.decided:
+		a.whole = 0
+	}
+}
+
+// detect decides whether the stream is TS from its first bytes, which are
+// all in buf until it has: tsDetect packets with their sync bytes, a
+// missing sync byte, or the stream's end (a stream too short to tell
+// passes whole).
+func (a *tsAligner) detect() {
+	for i := 0; i < tsDetect && i*tsPacketSize < a.end; i++ {
+		if a.buf[i*tsPacketSize] != tsSyncByte {
+			a.decided = true
+			return
+		}
+	}
+	switch {
+	case a.end >= tsDetect*tsPacketSize:
+		a.decided, a.ts = true, true
+	case a.err != nil:
+		a.decided = true
 	}
 }

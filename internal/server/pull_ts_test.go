@@ -43,6 +43,8 @@ func tsPackets(n int) []byte {
 func TestTSAligner(t *testing.T) {
 	ts := tsPackets(700) // more than the aligner's buffer
 	generic := append([]byte("not ts"), ts...)
+	almost := append(append([]byte{}, ts[:3*tsPacketSize]...), generic...) // "G" at 0, 188, 376, then not
+	lost := append(append([]byte{}, ts[:10*tsPacketSize]...), generic...)  // TS, then a packet without sync
 	cut := errors.New("cut")
 	tests := []struct {
 		name  string
@@ -55,7 +57,10 @@ func TestTSAligner(t *testing.T) {
 		{"ts, torn tail dropped", ts[:len(ts)-100], []int{1000}, cut, len(ts) - tsPacketSize},
 		{"ts, byte by byte, torn tail dropped", ts[:5*tsPacketSize+1], []int{1}, io.EOF, 5 * tsPacketSize},
 		{"ts, odd pieces", ts[:len(ts)-1], []int{7, 1, 500, 65535, 3}, cut, len(ts) - tsPacketSize},
-		{"ts, less than a packet", ts[:100], []int{50}, io.EOF, 0},
+		{"too short to tell passes whole", ts[:100], []int{50}, io.EOF, 100},
+		{"four packets pass whole", ts[:4*tsPacketSize+7], []int{tsPacketSize}, cut, 4*tsPacketSize + 7},
+		{"sync bytes, then not: generic", almost[:len(almost)-3], []int{100}, cut, len(almost) - 3},
+		{"ts, then a packet without sync: generic", lost[:len(lost)-3], []int{1000}, io.EOF, len(lost) - 3},
 		{"generic passes whole", generic[:len(generic)-5], []int{333}, cut, len(generic) - 5},
 	}
 	for _, tt := range tests {
