@@ -50,6 +50,9 @@ type Result struct {
 	// Latency is the age of records (receive time minus send time) as the
 	// regular watchers completed them.
 	Latency Latency `json:"latency"`
+	// LatencyByAddr, with more than one Options.WatchAddrs, is the latency
+	// of the regular watchers at each of them, in their order.
+	LatencyByAddr []Latency `json:"latency_by_addr,omitempty"`
 	// Records is how many valid records the watchers completed in the
 	// window.
 	Records int64 `json:"records"`

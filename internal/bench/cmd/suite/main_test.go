@@ -186,7 +186,7 @@ func TestCluster(t *testing.T) {
 	for _, m := range sc.Metrics {
 		got[m.Name] = m
 	}
-	for _, name := range []string{"integrity, pulled", "integrity, 3 nodes"} {
+	for _, name := range []string{"integrity, pulled", "integrity, 0 and 1 hop", "integrity, 3 nodes"} {
 		if m := got[name]; m.Verdict != bench.Pass {
 			t.Errorf("%s: %s (%s), want PASS", name, m.Verdict, m.Text)
 		}
@@ -197,12 +197,12 @@ func TestCluster(t *testing.T) {
 	if m := got["origin egress to 2 pulling nodes"]; m.Missing || m.Value <= 0 || m.Baseline <= 0 {
 		t.Errorf("origin egress: not measured (%+v)", m)
 	}
-	for _, name := range []string{"cold pull, first byte p50", "resume after origin killed", "3 nodes vs 1, full speed", "p99 latency, 1 hop"} {
+	for _, name := range []string{"cold pull, first byte p50", "resume after origin killed", "3 nodes vs 1, full speed", "p99 latency, 1 hop vs 0"} {
 		if m := got[name]; m.Missing || m.Value <= 0 {
 			t.Errorf("%s: not measured (%+v)", name, m)
 		}
 	}
 	if len(sc.Runs) != 3 {
-		t.Errorf("runs %d, want origin, pulled and wide", len(sc.Runs))
+		t.Errorf("runs %d, want hops, pulled and wide", len(sc.Runs))
 	}
 }
