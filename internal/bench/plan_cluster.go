@@ -60,9 +60,9 @@ func (o *SuiteOptions) cluster() scenario {
 		notes: []string{fmt.Sprintf("%d child servers joined through a nats-server child (JetStream, TTL %v, linger 0); "+
 			"broadcasts on node n0; all processes share the machine's cores", clusterNodes, clusterTTL),
 			"added per hop: in one run (\"hops\") half the watchers on n0, half on n1, which pulls from n0: p99 (and p50) " +
-				"of those on n1 minus that of those on n0, so that both halves see the same machine; on 2 shared cores a p99 " +
-				"of a few seconds is still the machine's scheduling stalls (scenario 3), so the difference swings either way by " +
-				"milliseconds; the in-process BenchmarkHopLatency (one stream, no other load) resolves a hop",
+				"of those on n1 minus that of those on n0, so that both halves see the same machine; a hop is one more " +
+				"process that must get a core before it passes a record on: on 2 busy shared cores the p99 is that wait, " +
+				"not the relay's work; the in-process BenchmarkHopLatency (one stream, no other load) resolves a hop",
 			"3 nodes vs 1: the same watchers at full speed spread over n0..n2 vs scenario 1 on one server: on one machine the " +
 				"nodes share its cores, so this shows the pulls' cost, not a cluster's capacity",
 			"failover: n0 (origin) killed with SIGKILL while a watcher on n2 pulls through it, a new broadcaster on n1 at once; " +
