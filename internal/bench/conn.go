@@ -94,7 +94,12 @@ func dialPlain(ctx context.Context, s *slot, addr string) (net.Conn, error) {
 // TLS if the run has it, sends the handshake for req and puts the
 // connection in s. A refusal is a *protocol.RefusedError.
 func (r *runner) dialHandshake(ctx context.Context, s *slot, req protocol.Request) (net.Conn, error) {
-	c, err := client.Dial(ctx, client.Options{Addr: r.addr, TLS: r.tls, Request: req,
+	return r.dialHandshakeTo(ctx, s, r.addr, req)
+}
+
+// dialHandshakeTo is dialHandshake to addr.
+func (r *runner) dialHandshakeTo(ctx context.Context, s *slot, addr string, req protocol.Request) (net.Conn, error) {
+	c, err := client.Dial(ctx, client.Options{Addr: addr, TLS: r.tls, Request: req,
 		DialTimeout: ioTimeout, HandshakeTimeout: ioTimeout})
 	if err != nil {
 		return nil, err

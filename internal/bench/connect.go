@@ -118,7 +118,11 @@ func (r *runner) dialSink(s *sink) (net.Conn, error) {
 		return dialPlain(r.ctx, &s.slot, r.addr)
 	}
 	req := protocol.Request{Command: protocol.CommandWatch, User: r.user, Channel: channelName(int(s.stream))}
-	return r.dialHandshake(r.ctx, &s.slot, req)
+	addr := r.addr
+	if w := r.o.WatchAddrs; len(w) > 0 {
+		addr = w[s.index%len(w)]
+	}
+	return r.dialHandshakeTo(r.ctx, &s.slot, addr, req)
 }
 
 // acceptLoop accepts the baseline's streams until the listener closes.

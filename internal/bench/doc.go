@@ -119,7 +119,8 @@
 //
 // # Lifetime
 //
-// The child server and the suite's ncat are subprocesses (subprocess.go):
+// The child server, the suite's ncat and its cluster's nats-server and
+// nodes are subprocesses (subprocess.go):
 // started in their own process group, so that Ctrl-C reaches only the
 // bench, which then ends the window early and reports it as interrupted
 // (on Linux they also get SIGTERM if the bench dies); ready once they
@@ -135,7 +136,12 @@
 //
 // RunSuite runs the project's performance targets (suite.go, plan.go,
 // metrics.go, table.go), each scenario against child servers of its own,
-// with baselines measured in the same run; SuiteResult.Err judges it. It
+// with baselines measured in the same run; SuiteResult.Err judges it. The
+// cluster scenario (plan_cluster.go, cluster.go, clusterprobe.go) starts a
+// nats-server and three nodes joined to it, drives them with Run
+// (Options.WatchAddrs puts the watchers on other nodes than the
+// broadcaster; Options.OnWindow reads the origin's /metrics at the
+// window's edges) and times cold pulls and a failover with probes. It
 // is run by the command in cmd/suite ("make bench"), not by the shipped
 // fstream binary, whose "fstream bench" is the load generator alone.
 package bench

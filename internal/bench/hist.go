@@ -97,3 +97,16 @@ func (h *histogram) mean() float64 {
 	}
 	return h.sum / float64(h.n)
 }
+
+// summary returns the histogram as a Latency, in microseconds.
+func (h *histogram) summary() Latency {
+	const us = 1e3
+	return Latency{
+		Count:  int64(h.n),
+		MeanUS: h.mean() / us,
+		P50US:  float64(h.quantile(0.50)) / us,
+		P90US:  float64(h.quantile(0.90)) / us,
+		P99US:  float64(h.quantile(0.99)) / us,
+		MaxUS:  float64(h.max) / us,
+	}
+}

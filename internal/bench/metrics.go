@@ -64,6 +64,8 @@ const (
 	AtLeast Op = ">="
 	AtMost  Op = "<="
 	Equal   Op = "=="
+	// Within is |value − 1| ≤ limit: for a ratio that should be 1.
+	Within Op = "within"
 )
 
 // Target is a threshold for a Metric's Value or, with OfRatio, for its
@@ -85,6 +87,8 @@ func (t Target) met(v float64) bool {
 		return v <= t.Limit
 	case Equal:
 		return v == t.Limit
+	case Within:
+		return math.Abs(v-1) <= t.Limit
 	}
 	return false
 }

@@ -94,6 +94,15 @@ type Options struct {
 	// throwaway self-signed certificate and trusts only that. Not for a
 	// baseline or raw mode.
 	TLS *tls.Config
+	// WatchAddrs, with Addr, are where the watchers connect, in turn
+	// (watcher i of a channel to WatchAddrs[i%len]); the broadcasters
+	// connect to Addr. For a cluster: broadcast on one node, watch on
+	// others. Empty: Addr.
+	WatchAddrs []string
+	// OnWindow, if set, is called as the measured window begins
+	// (end false) and as it ends (end true), on the run's goroutine:
+	// to read the server's own counters over the same window.
+	OnWindow func(end bool)
 	// Handshakes, if positive, also measures the handshake rate: that
 	// many watch handshakes on a live channel, as fast as possible, after
 	// the window.
@@ -154,7 +163,7 @@ func (o *Options) validate() error {
 	}
 	if o.Baseline {
 		switch {
-		case o.Raw || o.Addr != "":
+		case o.Raw || o.Addr != "" || len(o.WatchAddrs) > 0:
 			return bad("a baseline uses no server (no address, not raw)")
 		case o.Stalled > 0 || o.Slow > 0:
 			return bad("a baseline has no relay to stall: no stalled or slow watchers")
@@ -169,6 +178,8 @@ func (o *Options) validate() error {
 			return bad("raw mode drives a running relay: give its address")
 		case o.Channels != 1:
 			return bad("raw mode has a single channel")
+		case len(o.WatchAddrs) > 0:
+			return bad("raw mode has one address")
 		case o.Handshakes > 0:
 			return bad("raw mode has no handshakes to measure")
 		}
@@ -178,8 +189,8 @@ func (o *Options) validate() error {
 		if len(o.ServerCmd) == 0 {
 			return bad("no address and no command to start a server")
 		}
-		if o.ServerPID != 0 {
-			return bad("a server pid goes with an address")
+		if o.ServerPID != 0 || len(o.WatchAddrs) > 0 {
+			return bad("a server pid and watch addresses go with an address")
 		}
 		return nil
 	}

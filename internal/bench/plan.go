@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"os/exec"
@@ -28,6 +29,11 @@ type scenario struct {
 	notes []string
 	skip  string // why it cannot run here, or ""
 	eval  func(r runs) []Metric
+	// custom, if set, runs the scenario instead of runs (which is then
+	// empty): it orchestrates processes of its own and returns its runs by
+	// name; steps name its parts for the progress line.
+	custom func(ctx context.Context) (map[string]*Result, error)
+	steps  []string
 }
 
 // key is the runs key of run name of scenario id.
@@ -36,7 +42,7 @@ func key(id int, name string) string { return strconv.Itoa(id) + "." + name }
 // plan returns the scenarios, sized and timed by o.
 func (o *SuiteOptions) plan() []scenario {
 	return []scenario{o.wide(), o.single(), o.latency(), o.crowd(), o.channels(),
-		o.stalled(), o.slowWatcher(), o.handshakes(), o.ncatBroker(), o.overTLS()}
+		o.stalled(), o.slowWatcher(), o.handshakes(), o.ncatBroker(), o.overTLS(), o.cluster()}
 }
 
 // relay completes opts for a run against a child server, with extra flags

@@ -50,6 +50,9 @@ type Result struct {
 	// Latency is the age of records (receive time minus send time) as the
 	// regular watchers completed them.
 	Latency Latency `json:"latency"`
+	// LatencyByAddr, with more than one Options.WatchAddrs, is the latency
+	// of the regular watchers at each of them, in their order.
+	LatencyByAddr []Latency `json:"latency_by_addr,omitempty"`
 	// Records is how many valid records the watchers completed in the
 	// window.
 	Records int64 `json:"records"`
@@ -73,6 +76,9 @@ type Result struct {
 
 	// Handshakes is the handshake rate, when it was measured.
 	Handshakes *HandshakeStats `json:"handshakes,omitempty"`
+	// Cluster is what the suite's cluster scenario measured beside the
+	// run (on its run "pulled"), or nil.
+	Cluster *ClusterStats `json:"cluster,omitempty"`
 
 	// Notes explain missing or doubtful numbers.
 	Notes []string `json:"notes,omitempty"`

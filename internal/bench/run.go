@@ -183,6 +183,9 @@ func (r *runner) run() (*Result, error) {
 	mem.warm = r.sampleMem()
 	mem.watchers = int(r.connected.Load()) - r.evictedCount()
 
+	if o.OnWindow != nil {
+		o.OnWindow(false)
+	}
 	begin := r.snapshot(false)
 	r.measuring.Store(true)
 	r.phase.Store(int32(phaseMeasure))
@@ -198,6 +201,9 @@ func (r *runner) run() (*Result, error) {
 	}
 	r.measuring.Store(false)
 	end := r.snapshot(true)
+	if o.OnWindow != nil {
+		o.OnWindow(true)
+	}
 	mem.end = end.mem
 
 	// Stop the load, then measure handshakes on the still live channels.
@@ -359,6 +365,7 @@ func (r *runner) collect(res *Result) {
 	var all, reg int64
 	var rates []float64
 	var lat histogram
+	byAddr := make([]histogram, len(r.o.WatchAddrs))
 	var firstEvict error
 	ev := &res.Evicted
 	for _, s := range r.sinks {
@@ -377,6 +384,9 @@ func (r *runner) collect(res *Result) {
 			rates = append(rates, float64(n)/secs)
 			if v.hist != nil {
 				lat.merge(v.hist)
+				if w := len(byAddr); w > 0 {
+					byAddr[s.index%w].merge(v.hist)
+				}
 			}
 			k = &ev.Regular
 		case stalled:
@@ -406,14 +416,12 @@ func (r *runner) collect(res *Result) {
 		slices.Sort(rates)
 		res.PerWatcher = Spread{Count: len(rates), Min: rates[0], Median: rates[len(rates)/2], Max: rates[len(rates)-1]}
 	}
-	const us = 1e3
-	res.Latency = Latency{
-		Count:  int64(lat.n),
-		MeanUS: lat.mean() / us,
-		P50US:  float64(lat.quantile(0.50)) / us,
-		P90US:  float64(lat.quantile(0.90)) / us,
-		P99US:  float64(lat.quantile(0.99)) / us,
-		MaxUS:  float64(lat.max) / us,
+	res.Latency = lat.summary()
+	if w := len(r.o.WatchAddrs); w > 1 {
+		res.LatencyByAddr = make([]Latency, w)
+		for i := range w {
+			res.LatencyByAddr[i] = byAddr[i].summary()
+		}
 	}
 }
 

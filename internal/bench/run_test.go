@@ -251,6 +251,8 @@ func TestOptionsInvalid(t *testing.T) {
 		{"no server", Options{Watchers: 1}},
 		{"address without user", Options{Addr: "127.0.0.1:1", Watchers: 1}},
 		{"pid without address", Options{ServerCmd: []string{"x"}, ServerPID: 1, Watchers: 1}},
+		{"watch addresses without address", Options{ServerCmd: []string{"x"}, WatchAddrs: []string{"127.0.0.1:1"}, Watchers: 1}},
+		{"raw with watch addresses", Options{Raw: true, Addr: "127.0.0.1:1", WatchAddrs: []string{"127.0.0.1:2"}, Watchers: 1}},
 		{"negative rate", Options{Baseline: true, Watchers: 1, Rate: -1}},
 		{"negative batch", Options{Baseline: true, Watchers: 1, Batch: -1}},
 		{"batch too large", Options{Baseline: true, Watchers: 1, Batch: MaxSize + 1}},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -32,6 +33,9 @@ const (
 	DefaultSuiteMaxLag = 3 * time.Second
 	// DefaultNcat is the ncat binary looked up on PATH.
 	DefaultNcat = "ncat"
+	// DefaultNatsServer is the nats-server binary looked up on PATH, then
+	// in $GOPATH/bin (where go install puts it).
+	DefaultNatsServer = "nats-server"
 )
 
 // Loads of the scenarios that the targets fix.
@@ -73,12 +77,14 @@ type SuiteCounts struct {
 	Regular int `json:"regular"`
 	// Handshakes is the handshakes whose rate is measured.
 	Handshakes int `json:"handshakes"`
+	// ColdPulls is the cold pulls timed in the cluster scenario.
+	ColdPulls int `json:"cold_pulls"`
 }
 
 // DefaultSuiteCounts returns the sizes the targets are stated for.
 func DefaultSuiteCounts() SuiteCounts {
 	return SuiteCounts{Wide: 64, Latency: 100, Crowd: 10_000, Channels: 100, PerChannel: 10,
-		Stalled: 4, Regular: 10, Handshakes: 5000}
+		Stalled: 4, Regular: 10, Handshakes: 5000, ColdPulls: 20}
 }
 
 // SuiteOptions configures RunSuite. Zero values mean the defaults.
@@ -100,6 +106,10 @@ type SuiteOptions struct {
 	// Ncat is the ncat binary for the reference scenario, a path or a
 	// name looked up on PATH; missing, the scenario is skipped.
 	Ncat string
+	// NatsServer is the nats-server binary for the cluster scenario, a
+	// path or a name looked up on PATH and in $GOPATH/bin; missing, the
+	// scenario is skipped.
+	NatsServer string
 	// Progress receives a line as each run starts, and the runs' own
 	// progress line if it is a terminal. Nil prints nothing.
 	Progress io.Writer
@@ -118,6 +128,9 @@ func (o SuiteOptions) withDefaults() (SuiteOptions, error) {
 	if o.Ncat == "" {
 		o.Ncat = DefaultNcat
 	}
+	if o.NatsServer == "" {
+		o.NatsServer = DefaultNatsServer
+	}
 	d, c := DefaultSuiteCounts(), &o.Counts
 	for _, f := range []struct {
 		v   *int
@@ -125,6 +138,7 @@ func (o SuiteOptions) withDefaults() (SuiteOptions, error) {
 	}{
 		{&c.Wide, d.Wide}, {&c.Latency, d.Latency}, {&c.Crowd, d.Crowd}, {&c.Channels, d.Channels},
 		{&c.PerChannel, d.PerChannel}, {&c.Stalled, d.Stalled}, {&c.Regular, d.Regular}, {&c.Handshakes, d.Handshakes},
+		{&c.ColdPulls, d.ColdPulls},
 	} {
 		if *f.v < 0 {
 			return o, fmt.Errorf("%w: suite counts must not be negative", ErrBadOptions)
@@ -223,7 +237,7 @@ func RunSuite(ctx context.Context, opts SuiteOptions) (*SuiteResult, error) {
 	total, step := 0, 0
 	for _, sc := range plan {
 		if sc.skip == "" {
-			total += len(sc.runs)
+			total += max(len(sc.runs), len(sc.steps))
 		}
 	}
 	all := runs{}
@@ -235,6 +249,29 @@ func RunSuite(ctx context.Context, opts SuiteOptions) (*SuiteResult, error) {
 			res.Interrupted = true
 		case sc.skip != "":
 			sr.Skipped = sc.skip
+		case sc.custom != nil:
+			step += len(sc.steps)
+			o.progressf("suite %d/%d: %d. %s: %s\n", step, total, sc.id, sc.title, strings.Join(sc.steps, ", "))
+			rs, err := sc.custom(ctx)
+			for name, r := range rs {
+				all[key(sc.id, name)] = r
+				if sr.Runs == nil {
+					sr.Runs = map[string]*Result{}
+				}
+				sr.Runs[name] = r
+				for _, n := range r.Notes {
+					sr.Notes = append(sr.Notes, name+": "+n)
+				}
+			}
+			switch {
+			case ctx.Err() != nil:
+				sr.Skipped = "interrupted"
+				res.Interrupted = true
+			case err != nil:
+				sr.Error = err.Error()
+			default:
+				sr.Metrics = sc.eval(all)
+			}
 		default:
 			var errs []error
 			for _, spec := range sc.runs {

@@ -127,6 +127,11 @@ func goodRuns() runs {
 		"8.relay": {Mode: "relay", Handshakes: &HandshakeStats{Count: 5000, Seconds: 0.5, PerSecond: 10_000, Concurrency: 32}},
 		"9.ncat":  {Mode: "raw", Egress: Throughput{BytesPerSec: 1.1e9}, Server: server(0)},
 		"10.tls":  {Mode: "relay", Egress: Throughput{BytesPerSec: 1.0e9}, Server: server(20 << 10)},
+		"11.hops": {Mode: "relay", LatencyByAddr: []Latency{{P50US: 150, P99US: 600}, {P50US: 160, P99US: 900}}},
+		"11.pulled": {Mode: "relay", WindowSeconds: 5,
+			Cluster: &ClusterStats{OriginPullBytes: 6.25e6, OriginIngestBytes: 3.125e6, PulledNodes: 2,
+				ColdPullUS: []float64{4000, 5000, 9000}, LocalUS: []float64{2000, 2100, 2500}, FailoverSeconds: 0.3}},
+		"11.wide": relay(1.9e9),
 	}
 	r["10.tls"].Server.CPUPerGB = 0.25
 	r["6.stalled"].Evicted.Stalled = EvictedKind{Count: 4, Of: 4, MinSeconds: 1.1, MaxSeconds: 1.3}
@@ -160,7 +165,8 @@ func TestScenarioVerdicts(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"1.aggregate egress", "2.egress", "10.server CPU vs plain", "10.integrity", "3.p99 latency", "4.RSS per watcher",
-		"4.integrity", "6.regular egress vs none stalled", "7.broadcaster ingest", "7.slow watcher evicted", "8.failed handshakes"} {
+		"4.integrity", "6.regular egress vs none stalled", "7.broadcaster ingest", "7.slow watcher evicted", "8.failed handshakes",
+		"11.origin egress to 2 pulling nodes", "11.p99 added per hop", "11.resume after origin killed", "11.integrity, 3 nodes"} {
 		if good[k] != Pass {
 			t.Errorf("good results: %s is %q, want PASS", k, good[k])
 		}
@@ -195,6 +201,14 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"TLS without server stats", "10.server CPU vs plain", nil, func(r runs) { r["10.tls"].Server = nil }},
 		{"TLS stream damaged", "10.integrity", nil, func(r runs) { r["10.tls"].Corrupt = 1 }},
 		{"TLS watcher evicted", "10.evicted", nil, func(r runs) { r["10.tls"].Evicted.Regular.Count = 1 }},
+		{"origin sends 2 % more", "11.origin egress to 2 pulling nodes", nil, func(r runs) { r["11.pulled"].Cluster.OriginPullBytes *= 1.02 }},
+		{"origin sends 2 % less", "11.origin egress to 2 pulling nodes", nil, func(r runs) { r["11.pulled"].Cluster.OriginPullBytes *= 0.98 }},
+		{"origin counters not read", "11.origin egress to 2 pulling nodes", nil, func(r runs) { r["11.pulled"].Cluster.MetricsError = "no" }},
+		{"a hop adds 2.5 ms", "11.p99 added per hop", nil, func(r runs) { r["11.hops"].LatencyByAddr[1].P99US = 3100 }},
+		{"hops damaged", "11.integrity, 0 and 1 hop", nil, func(r runs) { r["11.hops"].Lost, r["11.hops"].Gaps = 3, 1 }},
+		{"pulled stream damaged", "11.integrity, pulled", nil, func(r runs) { r["11.pulled"].Gaps = 1 }},
+		{"failover slower than TTL + 2 s", "11.resume after origin killed", nil, func(r runs) { r["11.pulled"].Cluster.FailoverSeconds = 3.2 }},
+		{"3 nodes damaged", "11.integrity, 3 nodes", nil, func(r runs) { r["11.wide"].Corrupt = 1 }},
 	}
 	if canTellPeerGone {
 		tests = append(tests,
@@ -301,13 +315,16 @@ var tinyCounts = SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChan
 // scenario has its row. The fake server knows none of the flags of the
 // slow-watcher scenario, so that one fails to start, which shows that a
 // scenario's failure is reported in its row and the suite goes on. The
-// ncat scenario runs if ncat is installed, and is skipped otherwise.
+// ncat scenario runs if ncat is installed, and is skipped otherwise; the
+// cluster scenario is skipped (the fake server is no cluster node: the
+// cmd/suite test runs it against the real fstream).
 func TestRunSuite(t *testing.T) {
 	cmd := fakeServerCmd(t)
 	var progress bytes.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	res, err := RunSuite(ctx, SuiteOptions{ServerCmd: cmd, Duration: 200 * time.Millisecond, Counts: tinyCounts, Progress: &progress})
+	res, err := RunSuite(ctx, SuiteOptions{ServerCmd: cmd, Duration: 200 * time.Millisecond, Counts: tinyCounts, Progress: &progress,
+		NatsServer: "/nonexistent/nats-server"})
 	if err != nil {
 		t.Fatalf("RunSuite: %v", err)
 	}
@@ -321,8 +338,8 @@ func TestRunSuite(t *testing.T) {
 	}
 
 	_, ncatErr := exec.LookPath(DefaultNcat)
-	if len(res.Scenarios) != 10 {
-		t.Fatalf("%d scenarios, want 10", len(res.Scenarios))
+	if len(res.Scenarios) != 11 {
+		t.Fatalf("%d scenarios, want 11", len(res.Scenarios))
 	}
 	for i, sc := range res.Scenarios {
 		if sc.ID != i+1 {
@@ -332,6 +349,10 @@ func TestRunSuite(t *testing.T) {
 		case sc.ID == 7:
 			if !strings.Contains(sc.Error, ErrServerStart.Error()) || len(sc.Metrics) != 0 {
 				t.Errorf("scenario 7: error %q, %d metrics; want a failed start", sc.Error, len(sc.Metrics))
+			}
+		case sc.ID == 11:
+			if !strings.HasPrefix(sc.Skipped, "skipped: nats-server not found") {
+				t.Errorf("scenario 11 without nats-server: skipped %q", sc.Skipped)
 			}
 		case sc.ID == 9 && ncatErr != nil:
 			if !strings.HasPrefix(sc.Skipped, "skipped: ncat not installed") {
@@ -380,7 +401,7 @@ func TestRunSuite(t *testing.T) {
 		t.Fatalf("WriteJSON: %v", err)
 	}
 	var back SuiteResult
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != 10 {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != 11 {
 		t.Errorf("JSON round trip: %v, %d scenarios", err, len(back.Scenarios))
 	}
 }
@@ -396,7 +417,7 @@ func TestRunSuiteInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunSuite: %v", err)
 	}
-	if !res.Interrupted || len(res.Scenarios) != 10 {
+	if !res.Interrupted || len(res.Scenarios) != 11 {
 		t.Fatalf("interrupted %v with %d scenarios", res.Interrupted, len(res.Scenarios))
 	}
 	for _, sc := range res.Scenarios[1:] {

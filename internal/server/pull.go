@@ -411,7 +411,9 @@ func (p *pull) feed() (fed bool, err error) {
 		return false, err
 	}
 	cs.log.Info("cluster pull: upstream connected", "user", k.User, "channel", k.Channel, "from", node, "addr", addr, "origin", e.Origin)
-	n, err := pub.ReadFrom(&countingReader{r: conn, n: &cs.pullBytesIn})
+	// Whole TS packets only, so that the next upstream's stream follows
+	// a whole packet (see tsAligner).
+	n, err := pub.ReadFrom(newTSAligner(&countingReader{r: conn, n: &cs.pullBytesIn}))
 	pub.Close()
 	p.mu.Lock()
 	p.conn = nil

@@ -25,7 +25,7 @@ const (
 
 // quickCounts and quickDuration make --quick: the whole suite in seconds,
 // to check the suite itself; its numbers mean nothing.
-var quickCounts = bench.SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChannel: 2, Stalled: 1, Regular: 1, Handshakes: 10}
+var quickCounts = bench.SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChannel: 2, Stalled: 1, Regular: 1, Handshakes: 10, ColdPulls: 2}
 
 const quickDuration = 200 * time.Millisecond
 
@@ -38,6 +38,7 @@ type options struct {
 	Quick      bool
 	ServerArgs []string
 	Ncat       string
+	NatsServer string
 	out, log   io.Writer
 }
 
@@ -90,7 +91,8 @@ one table: each number with the baseline measured in the same run, their
 ratio, the target and PASS or FAIL. A scenario that could not run fails the
 suite; with --strict so does any FAIL, which is how "make bench" catches a
 regression. At the default --duration it takes about two minutes and needs
-about 10,000 open files and, for its reference point, ncat on PATH.`,
+about 10,000 open files and, for its reference point, ncat on PATH; its
+cluster scenario needs nats-server.`,
 		Example: `  make build && go run ./internal/bench/cmd/suite --strict
   go run ./internal/bench/cmd/suite --fstream bin/fstream --duration 10s --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -120,6 +122,7 @@ about 10,000 open files and, for its reference point, ncat on PATH.`,
 	f.BoolVar(&o.Quick, "quick", false, "tiny scenarios and 200ms windows: check the suite itself in seconds (the numbers mean nothing)")
 	f.StringArrayVar(&o.ServerArgs, "server-arg", nil, "extra flag for every child server (repeatable), e.g. --server-arg=--stall-timeout=2s")
 	f.StringVar(&o.Ncat, "ncat", bench.DefaultNcat, "the ncat binary for the reference scenario (skipped if missing)")
+	f.StringVar(&o.NatsServer, "nats-server", bench.DefaultNatsServer, "the nats-server binary for the cluster scenario, on PATH or in $GOPATH/bin (skipped if missing)")
 	return cmd
 }
 
@@ -137,6 +140,7 @@ func runSuite(ctx context.Context, o *options) error {
 		Duration:     o.Duration,
 		StallTimeout: serverFlagDuration(o.ServerArgs, "stall-timeout", bench.DefaultSuiteStallTimeout),
 		Ncat:         o.Ncat,
+		NatsServer:   o.NatsServer,
 		Progress:     o.log,
 	}
 	if o.Quick {
