@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -88,10 +89,14 @@ func flagUsages(fs *pflag.FlagSet) string {
 	return b.String()
 }
 
+var addTemplateFunc sync.Once
+
 // useFlagUsages makes cmd's help, and its subcommands', list flags with
 // flagUsages.
 func useFlagUsages(cmd *cobra.Command) {
-	cobra.AddTemplateFunc("flagUsages", flagUsages)
+	// cobra keeps template functions in a global map: register once, so
+	// that commands built concurrently (tests) do not race on it.
+	addTemplateFunc.Do(func() { cobra.AddTemplateFunc("flagUsages", flagUsages) })
 	t := cmd.UsageTemplate()
 	t = strings.ReplaceAll(t, ".LocalFlags.FlagUsages", "flagUsages .LocalFlags")
 	t = strings.ReplaceAll(t, ".InheritedFlags.FlagUsages", "flagUsages .InheritedFlags")
