@@ -89,14 +89,14 @@ func flagUsages(fs *pflag.FlagSet) string {
 	return b.String()
 }
 
-var addTemplateFuncs sync.Once
+var addTemplateFunc sync.Once
 
 // useFlagUsages makes cmd's help, and its subcommands', list flags with
 // flagUsages.
 func useFlagUsages(cmd *cobra.Command) {
-	// Cobra keeps template functions in a package-level map: add ours once,
-	// not per command tree (tests build trees in parallel).
-	addTemplateFuncs.Do(func() { cobra.AddTemplateFunc("flagUsages", flagUsages) })
+	// cobra keeps template functions in a global map: register once, so
+	// that commands built concurrently (tests) do not race on it.
+	addTemplateFunc.Do(func() { cobra.AddTemplateFunc("flagUsages", flagUsages) })
 	t := cmd.UsageTemplate()
 	t = strings.ReplaceAll(t, ".LocalFlags.FlagUsages", "flagUsages .LocalFlags")
 	t = strings.ReplaceAll(t, ".InheritedFlags.FlagUsages", "flagUsages .InheritedFlags")

@@ -20,6 +20,14 @@ func (s *session) answeredHTTP() bool {
 	return string(head) == httpAnswer
 }
 
+// httpPortError is an HTTP answer to the handshake. It is ErrHTTPPort and,
+// as any answer that is not a status frame, ErrNoAnswer.
+type httpPortError struct{ msg string }
+
+func (e *httpPortError) Error() string { return e.msg }
+
+func (e *httpPortError) Is(target error) bool { return target == ErrHTTPPort || target == ErrNoAnswer }
+
 // httpPortErr says what to use instead of an HTTP port.
 func (s *session) httpPortErr() error {
 	hostport, _, err := NormalizeAddr(s.addr)
@@ -27,7 +35,7 @@ func (s *session) httpPortErr() error {
 		hostport = s.addr
 	}
 	if s.req.Command != protocol.CommandWatch {
-		return fmt.Errorf("%w: use the stream port (%d by default) to %s", ErrHTTPPort, DefaultPort, s.req.Command)
+		return &httpPortError{fmt.Sprintf("%v: use the stream port (%d by default) to %s", ErrHTTPPort, DefaultPort, s.req.Command)}
 	}
 	scheme := "http"
 	if _, ok := s.conn.(*tls.Conn); ok {
@@ -37,6 +45,6 @@ func (s *session) httpPortErr() error {
 	if channel == "" {
 		channel = protocol.DefaultChannel
 	}
-	return fmt.Errorf("%w: use %s://%s/watch/%s/%s or the stream port", ErrHTTPPort,
-		scheme, hostport, url.PathEscape(s.req.User), url.PathEscape(channel))
+	return &httpPortError{fmt.Sprintf("%v: use %s://%s/watch/%s/%s or the stream port", ErrHTTPPort,
+		scheme, hostport, url.PathEscape(s.req.User), url.PathEscape(channel))}
 }

@@ -425,7 +425,7 @@ func TestChannelJSONGolden(t *testing.T) {
 	infos := []hub.Info{
 		{
 			Key:       hub.Key{User: "jörg", Channel: "cam 1"},
-			Stats:     hub.Stats{BytesIn: 1 << 20, BytesOut: 3 << 20, Watchers: 2, Live: true, Buffered: 4096, Capacity: 256 << 10, JoinFallbacks: 1},
+			Stats:     hub.Stats{BytesIn: 1 << 20, BytesOut: 3 << 20, Watchers: 2, Live: true, Buffered: 4096, Capacity: 256 << 10, Limit: 16 << 20, JoinFallbacks: 1},
 			Protected: true,
 			Created:   t0,
 			Broadcaster: &hub.BroadcasterInfo{
@@ -439,7 +439,7 @@ func TestChannelJSONGolden(t *testing.T) {
 		},
 		{
 			Key:     hub.Key{User: "fier", Channel: "raw"},
-			Stats:   hub.Stats{BytesIn: 10, Capacity: 256 << 10},
+			Stats:   hub.Stats{BytesIn: 10, Capacity: 256 << 10, Limit: 16 << 20},
 			Created: t0,
 		},
 	}

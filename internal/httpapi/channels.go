@@ -29,13 +29,17 @@ type channelJSON struct {
 	Protected  bool   `json:"protected"`
 	Live       bool   `json:"live"` // false in the grace period after the broadcaster left
 
-	Watchers       int     `json:"watchers"`
-	BytesIn        int64   `json:"bytes_in"`
-	BytesOut       int64   `json:"bytes_out"`
-	BitrateIn      float64 `json:"bitrate_in_bps"`
-	BitrateOut     float64 `json:"bitrate_out_bps"`
+	Watchers   int     `json:"watchers"`
+	BytesIn    int64   `json:"bytes_in"`
+	BytesOut   int64   `json:"bytes_out"`
+	BitrateIn  float64 `json:"bitrate_in_bps"`
+	BitrateOut float64 `json:"bitrate_out_bps"`
+	// The channel's buffer: bytes retained now (for the slowest watcher
+	// and for joins), the buffer's size now (it grows on demand), and the
+	// most it may grow to (--channel-buffer).
 	BufferedBytes  int     `json:"buffered_bytes"`
 	BufferCapacity int     `json:"buffer_capacity_bytes"`
+	BufferLimit    int     `json:"buffer_limit_bytes"`
 	GOPBytes       int64   `json:"gop_bytes"`
 	GOPSeconds     float64 `json:"gop_seconds"`
 	// JoinFallbacks counts watchers that found no keyframe within the join
@@ -111,6 +115,7 @@ func channelView(in hub.Info, now time.Time, rateIn, rateOut float64) channelJSO
 		BitrateOut:     math.Round(rateOut),
 		BufferedBytes:  in.Stats.Buffered,
 		BufferCapacity: in.Stats.Capacity,
+		BufferLimit:    in.Stats.Limit,
 		GOPBytes:       in.Media.GOPBytes,
 		GOPSeconds:     seconds(in.Media.GOPDuration),
 		JoinFallbacks:  in.Stats.JoinFallbacks,

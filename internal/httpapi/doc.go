@@ -1,6 +1,8 @@
 // Package httpapi is fstream's HTTP side listener: live status, operator
 // actions, Prometheus metrics, HTTP streaming and a browser player. It is a
 // plain http.Handler built on a *server.Server; it owns no listener.
+// NewListener wraps the listener it is served on so that an fstream client
+// that reached the HTTP port by mistake is told at once where to go.
 //
 // # Endpoints
 //

@@ -7,8 +7,9 @@ type Stats struct {
 	BytesIn, BytesOut int64
 	Watchers          int
 	Live              bool // has a broadcaster
-	Buffered          int  // bytes retained for the slowest watcher and for joins
-	Capacity          int  // current ring size
+	Buffered          int  // bytes retained now for the slowest watcher and for joins
+	Capacity          int  // the ring's size now; it grows on demand up to Limit
+	Limit             int  // the most the ring may grow to (Config.Buffer)
 	Media             MediaInfo
 	// JoinFallbacks counts watchers that found no join point within the
 	// join timeout and started at a fallback point.
@@ -26,6 +27,7 @@ func (c *Channel) Stats() Stats {
 		Live:     c.publisher != nil,
 		Buffered: c.buffered(),
 		Capacity: len(c.buf),
+		Limit:    c.cfg.Buffer,
 		Media:    c.mediaInfo,
 
 		JoinFallbacks: c.fallbacks,

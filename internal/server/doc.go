@@ -9,9 +9,10 @@
 // which owns every read and write on it; other goroutines only set deadlines
 // or close it. Under a handshake deadline it reads the first byte: 0x16
 // starts a TLS handshake (served on the same port when Config.TLS is set),
-// anything else is the first byte of a plain frame. It then reads one frame
-// (the length is checked against the limit before anything is allocated),
-// parses it with package protocol and then:
+// G, P or H an HTTP request, answered with a page that names the HTTP side
+// (httpmix.go), anything else is the first byte of a plain frame. It then
+// reads one frame (the length is checked against the limit before anything
+// is allocated), parses it with package protocol and then:
 //
 //   - broadcast: authenticates the user (a password, or a one-time token),
 //     becomes the channel's publisher (taking over from a previous one),
