@@ -164,7 +164,7 @@ func (o *SuiteOptions) runCluster(ctx context.Context, natsBin string) (rs map[s
 // of the window into begin, and at its end their differences into pr.
 func (pr *ClusterStats) readWindow(ctx context.Context, origin *clusterNode, end bool, begin *[2]float64) {
 	out, err1 := origin.metric(ctx, "fstream_cluster_pull_bytes_total", "direction", "out")
-	in, err2 := origin.metric(ctx, "fstream_bytes_in_total")
+	in, err2 := origin.metric(ctx, "fstream_received_bytes_total")
 	if err := errors.Join(err1, err2); err != nil {
 		pr.MetricsError = err.Error()
 		return

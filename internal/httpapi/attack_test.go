@@ -30,6 +30,15 @@ func (e *env) startLimitedHTTP(t *testing.T) string {
 		t.Fatal(err)
 	}
 	hs := e.api.HTTPServer(slog.New(slog.DiscardHandler))
+	// http.Server.Close does not wait for handlers; the test must, before
+	// it ends, or a watcher's last log line goes to a finished test.
+	var handlers sync.WaitGroup
+	inner := hs.Handler
+	hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers.Add(1)
+		defer handlers.Done()
+		inner.ServeHTTP(w, r)
+	})
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(e.api.Listener(ln)) }()
 	t.Cleanup(func() {
@@ -37,6 +46,7 @@ func (e *env) startLimitedHTTP(t *testing.T) string {
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("Serve: %v", err)
 		}
+		handlers.Wait()
 	})
 	return ln.Addr().String()
 }
