@@ -1,0 +1,134 @@
+package hls
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fixture is an ffmpeg-made stream: 160x90 test pattern at 25 fps with a
+// keyframe every gopFrames frames.
+type fixture struct {
+	name string // "mpegts", "h264", "h265"
+	data []byte
+}
+
+const (
+	fixtureFPS = 25
+	gopFrames  = 25
+	fixtureSec = 6
+)
+
+var (
+	fixtureMu    sync.Mutex
+	fixtureCache = map[string][]byte{}
+)
+
+func needFFmpeg(t testing.TB) {
+	t.Helper()
+	for _, bin := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed", bin)
+		}
+	}
+}
+
+// makeFixture returns (and caches for the test binary's life) a stream in
+// format: "mpegts" (H.264 in TS), "h264" or "h265" (Annex B).
+func makeFixture(t testing.TB, format string) []byte {
+	t.Helper()
+	needFFmpeg(t)
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	if b, ok := fixtureCache[format]; ok {
+		return b
+	}
+	args := []string{"-nostdin", "-v", "error", "-f", "lavfi", "-i",
+		fmt.Sprintf("testsrc2=size=160x90:rate=%d", fixtureFPS), "-t", strconv.Itoa(fixtureSec)}
+	g := strconv.Itoa(gopFrames)
+	switch format {
+	case "mpegts":
+		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-g", g, "-keyint_min", g, "-sc_threshold", "0", "-f", "mpegts")
+	case "h264":
+		// Raw Annex B has no presentation order the packetiser reads
+		// (PTS = DTS), so these streams have no B-frames (see mux.go).
+		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", g, "-keyint_min", g, "-sc_threshold", "0", "-f", "h264")
+	case "h265":
+		args = append(args, "-c:v", "libx265", "-preset", "veryfast", "-g", g,
+			"-x265-params", "log-level=error:bframes=0:no-open-gop=1:keyint="+g+":min-keyint="+g+":scenecut=0", "-f", "hevc")
+	default:
+		t.Fatalf("no fixture %q", format)
+	}
+	cmd := exec.Command("ffmpeg", append(args, "-")...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v: %s", format, err, stderr.String())
+	}
+	fixtureCache[format] = out
+	return out
+}
+
+// probe runs ffprobe on a file and returns its stdout.
+func probe(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("ffprobe", append([]string{"-v", "error"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffprobe %v: %v: %s", args, err, stderr.String())
+	}
+	return string(out)
+}
+
+// writeTemp writes b to a new file in dir and returns its path.
+func writeTemp(t testing.TB, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// firstFrameKey reports whether the first video frame ffprobe decodes from
+// the TS file at p is a keyframe.
+func firstFrameKey(t testing.TB, p string) bool {
+	t.Helper()
+	out := probe(t, "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_entries", "frame=key_frame", "-of", "csv=p=0", p)
+	first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	return strings.TrimSpace(strings.TrimSuffix(first, ",")) == "1"
+}
+
+// videoDuration is the span ffprobe reads for the TS file at p: the
+// number of video frames over the frame rate.
+func videoFrames(t testing.TB, p string) int {
+	t.Helper()
+	out := probe(t, "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", p)
+	first, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(first, ",")))
+	if err != nil {
+		t.Fatalf("ffprobe frame count %q: %v", out, err)
+	}
+	return n
+}
+
+// decodeErrors decodes the file at p with ffmpeg and returns what it
+// logged at level error.
+func decodeErrors(t testing.TB, p string) string {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", p, "-f", "null", "-")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("%v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
