@@ -85,6 +85,8 @@ type serveOptions struct {
 	TokenTTL time.Duration
 	// Cluster holds the cluster flags (serve_cluster.go).
 	Cluster clusterOptions
+	// HLS holds the HLS flags (serve_hls.go).
+	HLS hlsOptions
 
 	// Self is the command as the user typed it, for hints that tell them
 	// what to run ("bin/fstream user add ...").
@@ -173,6 +175,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.DurationVar(&opts.AuthTimeout, "auth-timeout", auth.DefaultHTTPTimeout, "how long one --auth-url request may take")
 	fl.DurationVar(&opts.TokenTTL, "token-ttl", auth.DefaultTokenTTL, "how long a one-time broadcast token stays good")
 	addClusterFlags(fl, &opts.Cluster)
+	addHLSFlags(fl, &opts.HLS)
 	fl.Var(newChoiceValue(&opts.LogFormat, "text", "text", "json"), "log-format", "log format: text or json")
 	opts.LogLevel = slog.LevelInfo
 	fl.Var(levelValue{&opts.LogLevel}, "log-level", "log level: debug, info, warn or error")
@@ -198,6 +201,7 @@ func (o *serveOptions) check(set settings) error {
 	if o.AuthTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("%s %v must be positive", set.flag("auth-timeout"), o.AuthTimeout))
 	}
+	errs = append(errs, o.HLS.check(set)...)
 	if o.TokenTTL <= 0 {
 		errs = append(errs, fmt.Errorf("%s %v must be positive", set.flag("token-ttl"), o.TokenTTL))
 	}
@@ -344,6 +348,8 @@ func startHTTP(opts *serveOptions, srv *server.Server, streamAddr string, tlsCon
 		TrustedProxies:   opts.HTTPTrustedProxies,
 		Logger:           logger,
 		Version:          versionString(),
+		HLS:              opts.HLS.config(),
+		HLSCORS:          opts.HLS.CORS,
 	})
 	if err != nil {
 		return nil, err

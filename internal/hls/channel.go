@@ -19,6 +19,8 @@ type channel struct {
 	run string
 	sub *hub.Subscription
 	seg *Segmenter // used by the run goroutine only
+	// protected: the channel had a password when the run started.
+	protected bool
 
 	stopped chan struct{} // closed when the run goroutine returned
 
@@ -96,7 +98,7 @@ func (c *channel) put(ct cut) {
 	}
 	name := segmentName(c.run, c.seq)
 	s := &Segment{Name: name, Seq: c.seq, Data: ct.Data, Duration: ct.Duration, Time: ct.Start,
-		Disc: ct.Disc, DiscSeq: c.discs, Created: now, ETag: etag(name), Clock: ct.Clock}
+		Disc: ct.Disc, DiscSeq: c.discs, Created: now, ETag: etag(name), Clock: ct.Clock, Protected: c.protected}
 	c.seq++
 	c.target = max(c.target, targetSeconds(s.Duration))
 	c.segs = append(c.segs, s)

@@ -172,18 +172,22 @@ func (m *Manager) ensure(key hub.Key, always bool) (*channel, error) {
 	}
 	m.mu.Unlock()
 
+	protected := false
 	if ch := m.hub.Channel(key); ch != nil {
-		if f := ch.Stats().Media.Format; f != "" && f != "mpegts" && f != "h264" && f != "h265" {
+		in := ch.Info()
+		if f := in.Stats.Media.Format; f != "" && f != "mpegts" && f != "h264" && f != "h265" {
 			return nil, ErrNotMedia
 		}
+		protected = in.Protected
 	}
 	// The HTTP side checked the channel password; the segmenter is the
 	// server's own reader.
-	sub, err := m.hub.Subscribe(key, hub.SubscribeOptions{SkipPassword: true, Via: "hls", Remote: "hls"})
+	sub, err := m.hub.Subscribe(key, hub.SubscribeOptions{SkipPassword: true, Join: hub.JoinGOP, Via: "hls", Remote: "hls"})
 	if err != nil {
 		return nil, err
 	}
 	c := newChannel(m, key, sub)
+	c.protected = protected
 
 	m.mu.Lock()
 	if old := m.chans[key]; m.closed || (old != nil && old.err == nil) {

@@ -30,6 +30,9 @@ type Segment struct {
 	ETag string
 	// Clock is where Duration came from: "pts", "sps" or "arrival".
 	Clock string
+	// Protected is set when the channel had a password when its
+	// segmenter started: its URLs must be signed.
+	Protected bool
 }
 
 // Playlist is a snapshot of a channel's live window.

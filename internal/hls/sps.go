@@ -121,10 +121,10 @@ func h264FrameDuration(nal []byte) int64 {
 			r.se()
 		}
 	}
-	r.ue()  // max_num_ref_frames
-	r.u(1)  // gaps
-	r.ue()  // width
-	r.ue()  // height
+	r.ue()         // max_num_ref_frames
+	r.u(1)         // gaps
+	r.ue()         // width
+	r.ue()         // height
 	if !r.flag() { // frame_mbs_only_flag
 		r.u(1)
 	}

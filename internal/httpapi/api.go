@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/fstream/fstream/internal/hls"
 	"github.com/fstream/fstream/internal/server"
 )
 
@@ -48,6 +49,12 @@ type Config struct {
 	// Version is reported by the fstream_build_info metric. Empty means
 	// the module version from the binary's build info.
 	Version string
+	// HLS, if set, serves channels as HLS under /hls/ (hls.go); nil turns
+	// HLS off.
+	HLS *hls.Config
+	// HLSCORS is the Access-Control-Allow-Origin of HLS answers ("*" for
+	// any origin); empty sends none.
+	HLSCORS string
 }
 
 // sampleInterval is how often the sampler reads the channels' counters.
@@ -66,6 +73,10 @@ type API struct {
 	rates     *rateTable
 	reg       *prometheus.Registry
 	metrics   *httpMetrics
+	hls       *hls.Manager // nil: HLS is off
+	signer    *hls.Signer
+	cors      string
+	sessions  *sessionSet
 
 	quit      chan struct{}
 	closeOnce sync.Once
@@ -90,8 +101,11 @@ func newAPI(cfg Config, interval time.Duration) (*API, error) {
 		now:     cfg.Now,
 		remote:  cfg.AllowRemoteReads,
 		proxies: proxies(cfg.TrustedProxies),
-		rates:   newRateTable(),
-		quit:    make(chan struct{}),
+		rates:    newRateTable(),
+		quit:     make(chan struct{}),
+		signer:   hls.NewSigner(),
+		cors:     cfg.HLSCORS,
+		sessions: newSessionSet(),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -103,8 +117,18 @@ func newAPI(cfg Config, interval time.Duration) (*API, error) {
 		h := sha256.Sum256([]byte(cfg.AdminToken))
 		a.tokenHash = &h
 	}
+	if cfg.HLS != nil {
+		m, err := hls.NewManager(a.srv.Hub(), *cfg.HLS, a.log)
+		if err != nil {
+			return nil, fmt.Errorf("httpapi: %w", err)
+		}
+		a.hls = m
+	}
 	reg, m, err := newRegistry(a, cfg.Version)
 	if err != nil {
+		if a.hls != nil {
+			a.hls.Close()
+		}
 		return nil, fmt.Errorf("httpapi: metrics: %w", err)
 	}
 	a.reg, a.metrics = reg, m
@@ -122,6 +146,7 @@ func (a *API) routes() *http.ServeMux {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /watch/{user}/{channel}", a.watch)
 	mux.HandleFunc("GET /play/{user}/{channel}", a.play)
+	a.hlsRoutes(mux)
 	mux.Handle("GET /assets/", assetHandler("/assets/", "web/static"))
 	mux.Handle("GET /assets/vendor/", assetHandler("/assets/vendor/", "web/vendor"))
 
@@ -146,11 +171,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, a.fromClient(r))
 }
 
-// Close stops the bitrate sampler and waits for it. It is idempotent.
-// Streams being served are not affected: they end with the server or
-// with the http.Server that serves the API.
+// Close stops the bitrate sampler and the HLS segmenters and waits for
+// them. It is idempotent. Streams being served are not affected: they end
+// with the server or with the http.Server that serves the API.
 func (a *API) Close() {
 	a.closeOnce.Do(func() { close(a.quit) })
+	if a.hls != nil {
+		a.hls.Close()
+	}
 	a.wg.Wait()
 }
 

@@ -19,6 +19,8 @@ var queueBuckets = prometheus.ExponentialBuckets(4<<10, 4, 7)
 type httpMetrics struct {
 	watchRequests *prometheus.CounterVec // by status code
 	watchers      prometheus.Gauge       // HTTP watchers streaming now
+	hlsRequests   *prometheus.CounterVec // by kind (playlist, segment) and status code
+	hlsBytes      prometheus.Counter     // segment body bytes sent
 }
 
 // newRegistry builds the API's private registry: the server collector,
@@ -39,6 +41,14 @@ func newRegistry(a *API, version string) (*prometheus.Registry, *httpMetrics, er
 			Name: "fstream_http_watchers",
 			Help: "Watchers streaming over HTTP now (also counted in fstream_connections).",
 		}),
+		hlsRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fstream_hls_requests_total",
+			Help: "HLS requests by kind (playlist, segment) and response status code.",
+		}, []string{"kind", "code"}),
+		hlsBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fstream_hls_segment_bytes_total",
+			Help: "HLS segment bytes sent (bodies of 200 and 206 answers).",
+		}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "fstream_build_info",
@@ -52,6 +62,9 @@ func newRegistry(a *API, version string) (*prometheus.Registry, *httpMetrics, er
 		newClusterCollector(a.srv),
 		m.watchRequests,
 		m.watchers,
+		m.hlsRequests,
+		m.hlsBytes,
+		newHLSCollector(a),
 		build,
 		collectors.NewBuildInfoCollector(),
 		collectors.NewGoCollector(),
