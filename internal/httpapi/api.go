@@ -96,11 +96,11 @@ func newAPI(cfg Config, interval time.Duration) (*API, error) {
 		return nil, ErrNoServer
 	}
 	a := &API{
-		srv:     cfg.Server,
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		remote:  cfg.AllowRemoteReads,
-		proxies: proxies(cfg.TrustedProxies),
+		srv:      cfg.Server,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		remote:   cfg.AllowRemoteReads,
+		proxies:  proxies(cfg.TrustedProxies),
 		rates:    newRateTable(),
 		quit:     make(chan struct{}),
 		signer:   hls.NewSigner(),
