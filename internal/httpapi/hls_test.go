@@ -276,7 +276,7 @@ func TestHLSRefusals(t *testing.T) {
 		{"/hls/fier/bytes/index.m3u8", http.StatusNotFound},
 		{"/hls/fier/nothing/0123abcd-0.ts", http.StatusNotFound},
 		{"/hls/fier/nothing/evil.ts", http.StatusNotFound},
-		{"/hls/fi%2Cer/x/index.m3u8", http.StatusBadRequest},
+		{"/hls/fi%5Cer/x/index.m3u8", http.StatusBadRequest},
 	} {
 		if resp, body := e.do(t, http.MethodGet, tc.path, nil); resp.StatusCode != tc.code {
 			t.Errorf("GET %s: %d %s, want %d", tc.path, resp.StatusCode, body, tc.code)
