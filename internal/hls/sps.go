@@ -31,12 +31,13 @@ func newRBSP(nal []byte) *bitReader {
 }
 
 func (r *bitReader) u(n int) uint64 {
+	if n < 0 || r.pos+n > 8*len(r.b) {
+		r.err = errShort
+		r.pos = 8 * len(r.b)
+		return 0
+	}
 	var v uint64
 	for range n {
-		if r.pos >= 8*len(r.b) {
-			r.err = errShort
-			return 0
-		}
 		v = v<<1 | uint64(r.b[r.pos/8]>>(7-r.pos%8)&1)
 		r.pos++
 	}

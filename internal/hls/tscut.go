@@ -70,10 +70,11 @@ func (c *tsCutter) duration(pts int64, at time.Time) (time.Duration, string) {
 	return at.Sub(c.start), "arrival"
 }
 
-// flush finishes the open segment with what arrived so far.
+// flush finishes the open segment with the whole packets that arrived so
+// far.
 func (c *tsCutter) flush(now time.Time) {
-	if c.open && len(c.pending) > 0 {
-		c.s.put(cut{Data: concat(c.prefix, c.pending), Duration: max(now.Sub(c.start), time.Millisecond), Start: c.start, Clock: "arrival"})
+	if whole := len(c.pending) / 188 * 188; c.open && whole > 0 {
+		c.s.put(cut{Data: concat(c.prefix, c.pending[:whole]), Duration: max(now.Sub(c.start), time.Millisecond), Start: c.start, Clock: "arrival"})
 	}
 	c.pendFrom += int64(len(c.pending))
 	c.pending = c.pending[:0]
