@@ -2,6 +2,8 @@ package hls
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -101,9 +103,13 @@ func FuzzVerify(f *testing.F) {
 // segmenter: its parsers (PES timestamps, NAL units, parameter sets) must
 // not panic, and every segment it makes starts with a TS packet.
 func FuzzSegmenter(f *testing.F) {
-	for _, format := range []string{"mpegts", "h264", "h265"} {
-		data := makeFixture(f, format)
-		f.Add(data[:min(len(data), 64<<10)])
+	// The media package's small ffmpeg-made fixtures.
+	for _, name := range []string{"h264.ts", "h264.h264", "h265.h265"} {
+		data, err := os.ReadFile(filepath.Join("..", "media", "testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data[:min(len(data), 1128)])
 	}
 	f.Add([]byte{0, 0, 0, 1, 0x67, 0x64, 0, 0x1f, 0, 0, 1, 0x65, 0x88})
 	f.Add([]byte{0, 0, 1, 0x40, 0x01, 0x0c, 0, 0, 1, 0x26, 0x01, 0xaf})
@@ -114,13 +120,10 @@ func FuzzSegmenter(f *testing.F) {
 				t.Fatalf("segment of %d bytes starting %x", len(c.Data), c.Data[:min(4, len(c.Data))])
 			}
 		})
-		for len(data) > 0 {
-			n := min(len(data), 1000)
-			s.Write(data[:n], now)
-			data = data[n:]
-			now = now.Add(time.Millisecond)
-		}
-		s.Flush(now)
+		half := len(data) / 2
+		s.Write(data[:half], now)
+		s.Write(data[half:], now.Add(time.Second))
+		s.Flush(now.Add(2 * time.Second))
 	})
 }
 
