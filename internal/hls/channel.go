@@ -49,6 +49,7 @@ func (c *channel) loop() {
 	var bufs [][]byte
 	written := 0
 	var err error
+	var stream uint64 // the broadcaster stream being cut
 	for {
 		bufs, _, err = c.sub.DoneNext(written, bufs, readLimit)
 		if errors.Is(err, hub.ErrIdle) {
@@ -60,6 +61,14 @@ func (c *channel) loop() {
 		}
 		now := c.m.now()
 		written = 0
+		if st := c.sub.Stream(); st != stream {
+			if stream != 0 {
+				// A takeover or reconnect: the new stream starts at a
+				// join point; players must reset their decoders.
+				c.seg.Discontinuity(now)
+			}
+			stream = st
+		}
 		for _, b := range bufs {
 			c.seg.Write(b, now)
 			written += len(b)

@@ -39,8 +39,12 @@ func startHLSEnv(t *testing.T, adjust func(*hls.Config)) *env {
 // hlsSource broadcasts an ffmpeg-made real-time stream in format ("mpegts":
 // H.264 and AAC in TS; "h264", "h265": raw Annex B without B-frames) to
 // user/channel until stop is called or the test ends.
-func (e *env) hlsSource(t *testing.T, user, channel, password, format string) (stop func()) {
+func (e *env) hlsSource(t *testing.T, user, channel, password, format string, extra ...string) (stop func()) {
 	t.Helper()
+	var before int64
+	if ch := e.srv.Channel(user, channel); ch != nil {
+		before = ch.Stats().BytesIn
+	}
 	ffmpeg := needTool(t, "ffmpeg")
 	conn := e.broadcast(t, user, channel, password)
 	g := strconv.Itoa(hlsGOPFrames)
@@ -59,6 +63,7 @@ func (e *env) hlsSource(t *testing.T, user, channel, password, format string) (s
 		args = append(args, "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
 			"-x265-params", "log-level=error:bframes=0:no-open-gop=1:keyint="+g+":min-keyint="+g+":scenecut=0", "-f", "hevc")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(ffmpeg, append(args, "pipe:1")...)
 	cmd.Stdout = conn
 	stderr := new(lockedBuffer)
@@ -77,7 +82,7 @@ func (e *env) hlsSource(t *testing.T, user, channel, password, format string) (s
 	t.Cleanup(stop)
 	servertest.WaitFor(t, "ffmpeg's first bytes", func() bool {
 		ch := e.srv.Channel(user, channel)
-		return ch != nil && ch.Stats().BytesIn > 0
+		return ch != nil && ch.Stats().BytesIn > before
 	})
 	return stop
 }
@@ -282,4 +287,47 @@ func TestHLSRefusals(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %d", tc.path, resp.StatusCode, body, tc.code)
 		}
 	}
+}
+
+// A takeover mid-stream puts a discontinuity tag before the new
+// broadcaster's first segment, and an HLS reader goes on without errors.
+func TestHLSTakeover(t *testing.T) {
+	t.Parallel()
+	e := startHLSEnv(t, nil)
+	e.hlsSource(t, "fier", "relay", "", "mpegts")
+	path := "/hls/fier/relay/index.m3u8"
+	e.waitSegments(t, path, 2)
+
+	reader := exec.Command(needTool(t, "ffmpeg"), "-nostdin", "-v", "error", "-i", e.url+path, "-t", "10", "-f", "null", "-")
+	out := new(lockedBuffer)
+	reader.Stdout, reader.Stderr = out, out
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	servertest.WaitFor(t, "the reader's first segment", func() bool {
+		return e.api.sessions.count(e.api.now()) > 0 && segmentsServed(t, e) > 0
+	})
+	// The new encoder's clock runs ahead of the old one: ffmpeg's HLS
+	// reader ignores discontinuity tags, so a clock that went back would
+	// be reported as non-monotonic timestamps by its muxer (players such
+	// as Safari and hls.js reset at the tag).
+	e.hlsSource(t, "fier", "relay", "", "mpegts", "-output_ts_offset", "1000")
+	body := ""
+	servertest.WaitFor(t, "a discontinuity in the playlist", func() bool {
+		_, body = e.playlist(t, path)
+		return strings.Contains(body, "#EXT-X-DISCONTINUITY\n")
+	})
+	if err := reader.Wait(); err != nil || strings.TrimSpace(out.String()) != "" {
+		t.Errorf("reader across the takeover: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(body, "#EXT-X-DISCONTINUITY-SEQUENCE:0") {
+		t.Errorf("playlist:\n%s", body)
+	}
+}
+
+// segmentsServed reads fstream_hls_requests_total for segments answered 200.
+func segmentsServed(t *testing.T, e *env) float64 {
+	t.Helper()
+	v, _ := metricValue(e.scrape(t), "fstream_hls_requests_total", "kind", "segment", "code", "200")
+	return v
 }
