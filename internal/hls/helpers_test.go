@@ -12,13 +12,8 @@ import (
 	"testing"
 )
 
-// fixture is an ffmpeg-made stream: 160x90 test pattern at 25 fps with a
-// keyframe every gopFrames frames.
-type fixture struct {
-	name string // "mpegts", "h264", "h265"
-	data []byte
-}
-
+// The fixtures are ffmpeg-made streams: 160x90 test pattern at 25 fps
+// with a keyframe every gopFrames frames.
 const (
 	fixtureFPS = 25
 	gopFrames  = 25

@@ -42,12 +42,10 @@ type auMuxer struct {
 	started bool
 	t0      time.Time // arrival of the first access unit
 	next    int64     // timestamp of the next access unit
-	frames  int64
 
-	open      bool
-	segTS     int64
-	segStart  time.Time
-	segFrames int64
+	open     bool // a segment is being cut
+	segTS    int64
+	segStart time.Time
 }
 
 func newAUMuxer(s *Segmenter, hevc bool) *auMuxer {
@@ -118,14 +116,13 @@ func (m *auMuxer) accessUnit(au accessUnit) {
 			m.finish(ts, clock)
 		}
 		if !m.open {
-			m.open, m.segTS, m.segStart, m.segFrames = true, ts, m.now, 0
+			m.open, m.segTS, m.segStart = true, ts, m.now
 		}
 	}
 	data := au.data
 	if au.key && !m.hasAllPS(au) {
 		data = m.withParamSets(au.data)
 	}
-	m.segFrames++
 	_, err := m.mux.WriteData(&astits.MuxerData{
 		PID: videoPID,
 		AdaptationField: &astits.PacketAdaptationField{

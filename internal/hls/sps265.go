@@ -37,7 +37,7 @@ func h265SPSFrameDuration(nal []byte) int64 {
 	for range 6 { // coding and transform block sizes, hierarchy depths
 		r.ue()
 	}
-	if r.flag() && r.flag() { // scaling_list_enabled, sps_scaling_list_data_present
+	if scalingList := r.flag(); scalingList && r.flag() { // sps_scaling_list_data_present_flag
 		skipScalingListData(r)
 	}
 	r.u(2)        // amp, sample_adaptive_offset

@@ -28,8 +28,10 @@ var playTemplate = template.Must(template.ParseFS(web, "web/play.html"))
 type playPage struct {
 	User, Channel string
 	WatchURL      string
-	Protected     bool
-	Live          bool
+	// HLSURL is the channel's HLS playlist path; empty when HLS is off.
+	HLSURL    string
+	Protected bool
+	Live      bool
 }
 
 // assetHandler serves the embedded folder dir under prefix.
@@ -75,6 +77,9 @@ func (a *API) play(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := playPage{User: key.User, Channel: key.Channel, WatchURL: channelPath("/watch/", key)}
+	if a.hls != nil && a.hls.Enabled(key) {
+		p.HLSURL = hlsLink(key)
+	}
 	if ch := a.srv.Hub().Channel(key); ch != nil {
 		in := ch.Info()
 		p.Protected, p.Live = in.Protected, in.Stats.Live

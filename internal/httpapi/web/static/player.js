@@ -1,7 +1,9 @@
 // Player page: plays the channel's MPEG-TS stream from /watch through
-// mpegts.js (Media Source Extensions), asks for the password of a protected
-// channel, waits for a channel that is not live (yet, or any more), and
-// says so when a live stream stops bringing data.
+// mpegts.js (Media Source Extensions), or its HLS playlist in the <video>
+// element itself where there is no MSE (iPhone; choose.js decides), asks
+// for the password of a protected channel, waits for a channel that is not
+// live (yet, or any more), and says so when a live stream stops bringing
+// data.
 'use strict';
 (() => {
   const retryMs = 3000;
@@ -15,6 +17,10 @@
   const form = document.getElementById('password-form');
   const input = document.getElementById('password');
   const urlEl = document.getElementById('stream-url');
+  const hlsPath = body.dataset.hls;
+  const hlsEl = document.getElementById('hls-url');
+  const copyBtn = document.getElementById('copy-hls');
+  const forced = new URLSearchParams(location.search).get('player') || '';
 
   let player = null;
   let password = null; // null: none given
@@ -25,6 +31,21 @@
   let lastGrowth = 0;  // when it last grew (performance.now())
 
   urlEl.textContent = new URL(watchPath, location.href).href;
+  if (hlsEl) hlsEl.textContent = new URL(hlsPath, location.href).href;
+  if (copyBtn) {
+    copyBtn.addEventListener('click', async () => {
+      const link = hlsEl.textContent;
+      try {
+        await navigator.clipboard.writeText(link);
+        copyBtn.textContent = 'Copied';
+      } catch (e) { // no clipboard access (plain http, old browser): select it
+        getSelection().selectAllChildren(hlsEl);
+        copyBtn.textContent = 'Press Ctrl+C / ⌘C';
+      }
+      setTimeout(() => { copyBtn.textContent = 'Copy HLS link'; }, 2000);
+    });
+  }
+  let native = false; // playing HLS in the <video> element itself
 
   function setStatus(text) { statusEl.textContent = text; }
 
@@ -32,8 +53,8 @@
   // server then answers a protected channel with a plain 401, which this
   // page turns into its own prompt, instead of one that makes the browser
   // ask as well.
-  function streamURL() {
-    const u = new URL(watchPath, location.href);
+  function streamURL(path) {
+    const u = new URL(path || watchPath, location.href);
     u.searchParams.set('password', password === null ? '' : password);
     return u.href;
   }
@@ -43,6 +64,11 @@
     playing = frozen = false;
     lastEnd = -1;
     lastGrowth = 0;
+    if (native) {
+      native = false;
+      video.removeAttribute('src');
+      video.load();
+    }
     if (!player) return;
     const p = player;
     player = null;
@@ -99,9 +125,36 @@
     }
   }
 
+  // startNative plays the HLS playlist in the <video> element: the
+  // browser fetches it and its segments (signed for a protected channel).
+  function startNative() {
+    native = true;
+    video.src = streamURL(hlsPath);
+    setStatus('Connecting (HLS)…');
+    const p = video.play();
+    if (p && p.catch) p.catch(() => { if (native) setStatus('Press play to start.'); });
+  }
+
+  // The <video> element does not say why HLS failed: ask for the playlist.
+  video.addEventListener('error', async () => {
+    if (!native) return;
+    let code = 0;
+    try {
+      code = (await fetch(streamURL(hlsPath), {cache: 'no-store'})).status;
+    } catch (e) { /* unreachable: code stays 0 */ }
+    onError('HLS', 'playback failed', {code});
+  });
+
   function start() {
     stop();
-    if (!window.mpegts || !mpegts.getFeatureList().mseLivePlayback) {
+    const choice = window.fstreamChoosePlayer(Object.assign(
+      window.fstreamFeatures(video), {hls: !!hlsPath, forced}));
+    body.dataset.playing = choice;
+    if (choice === 'hls') {
+      startNative();
+      return;
+    }
+    if (choice !== 'mpegts') {
       setStatus('This browser cannot play MPEG-TS live streams (it lacks Media Source Extensions). Open the stream URL below in VLC or mpv.');
       return;
     }
@@ -133,7 +186,7 @@
 
   // checkFlow notices a stream that stopped bringing data, and its return.
   function checkFlow() {
-    if (!player || !playing) return;
+    if ((!player && !native) || !playing) return;
     const b = video.buffered;
     const end = b.length ? b.end(b.length - 1) : 0;
     const now = performance.now();
