@@ -7,7 +7,9 @@
 // # Endpoints
 //
 //	GET  /watch/{user}/{channel}                the live stream as the response body
-//	GET  /play/{user}/{channel}                 browser player page (mpegts.js)
+//	GET  /play/{user}/{channel}                 browser player page (mpegts.js, or native HLS without MSE)
+//	GET  /hls/{user}/{channel}/index.m3u8       live HLS playlist (hls.go, package hls)
+//	GET  /hls/{user}/{channel}/{segment}.ts     an HLS segment (immutable; signed for protected channels)
 //	GET  /healthz                               "ok"
 //	GET  /assets/...                            embedded CSS, JS and the vendored player
 //	GET  /                                      status page (loopback only by default)
@@ -44,6 +46,21 @@
 // lagging, stalled) has its response aborted, so the client sees a truncated
 // stream rather than a clean end; a channel that ends normally ends the body
 // cleanly.
+//
+// # HLS
+//
+// With Config.HLS set, a playlist request starts the channel's segmenter
+// (package hls) and waits up to 15 s for its first segment. A protected
+// channel's playlist needs the channel password (?password= or basic
+// auth), checked by a hub subscription that leaves at once, so that its
+// refusals are the watch refusals; it is answered "private" and lists
+// signed segment URLs. Playlists are "max-age=1"; segments
+// "max-age=3600, immutable" with an ETag (their name: it never stands for
+// other bytes), served with http.ServeContent (ranges, If-None-Match).
+// Config.HLSCORS sets Access-Control-Allow-Origin on both. fstream_hls_*
+// metrics count requests by kind and status, segment bytes, viewers
+// (client address and User-Agent pairs that fetched a playlist in the last
+// 30 s), segments held and evicted.
 //
 // # A public listener
 //
