@@ -188,6 +188,13 @@ func (a *API) hlsRefuse(w http.ResponseWriter, r *http.Request, key hub.Key, fro
 		w.Header().Set("Retry-After", "2")
 	case errors.Is(err, hls.ErrClosed):
 		code, msg = http.StatusServiceUnavailable, "shutting down"
+	case errors.Is(err, hub.ErrChannelEnded):
+		code, msg = http.StatusNotFound, "the channel ended"
+	case errors.As(err, new(*hub.EvictedError)):
+		// The segmenter was dropped (the server shutting down, an
+		// operator's kick); the next request starts another.
+		code, msg = http.StatusServiceUnavailable, "the channel's segmenter stopped; try again"
+		w.Header().Set("Retry-After", "1")
 	}
 	if code == http.StatusInternalServerError {
 		a.log.Error("hls playlist failed", "user", key.User, "channel", key.Channel, "remote", r.RemoteAddr, "err", err)
