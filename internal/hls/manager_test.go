@@ -115,7 +115,6 @@ func TestManagerTotalBound(t *testing.T) {
 	h := newTestHub(t)
 	seg := len(makeFixture(t, "mpegts")) / fixtureSec // about one segment
 	m := newTestManager(t, h, Config{MaxTotalBytes: int64(3 * seg)})
-	var keys []hub.Key
 	for _, c := range []string{"a", "b"} {
 		key := hub.Key{User: "u", Channel: c}
 		feed := live(t, h, key)
@@ -123,7 +122,6 @@ func TestManagerTotalBound(t *testing.T) {
 			t.Fatal(err)
 		}
 		feed(makeFixture(t, "mpegts"))
-		keys = append(keys, key)
 	}
 	waitFor(t, "evictions", func() bool { return m.Counters().Evicted >= 2 })
 	if n := m.Counters(); n.Bytes > int64(3*seg) {
