@@ -35,13 +35,15 @@
 //     our own would repeat its PSI, PES and adaptation field code): one PES
 //     per access unit on PID 0x100, the PAT and PMT before every keyframe,
 //     a PCR in every PES, the cached parameter sets before a keyframe that
-//     lacks them. Timestamps come from the frame rate in the parameter sets
-//     (an H.264 SPS's VUI timing, an H.265 SPS's VUI or VPS timing) when
-//     the stream has one, one frame per access unit; otherwise from each
-//     access unit's arrival time. PTS equals DTS: raw Annex B carries no
-//     presentation order that the packetiser reads, so streams with
-//     B-frames play with their frames in decode order's timestamps
-//     (encoders for live relays, and the tests, use none).
+//     lacks them. Decode timestamps come from the frame rate in the
+//     parameter sets (an H.264 SPS's VUI timing, an H.265 SPS's VUI or VPS
+//     timing) when the stream has one, one frame per access unit;
+//     otherwise from each access unit's arrival time. Presentation
+//     timestamps follow each picture's order count read from its first
+//     slice header (poc.go; H.264 pic_order_cnt_type 0, and H.265), four
+//     frames after the decode time, so B-frames show in order; streams
+//     timed by arrival, or whose order count is not read (H.264 types 1
+//     and 2; type 2 has no B-frames), get PTS = DTS.
 //
 // Every segment thus starts with a PAT, a PMT and a keyframe. A segment
 // that grows past Config.MaxSegmentBytes without a keyframe is dropped,

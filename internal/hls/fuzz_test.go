@@ -137,5 +137,15 @@ func FuzzParameterSets(f *testing.F) {
 				t.Fatalf("frame duration %d", d)
 			}
 		}
+		// The same bytes as parameter sets, then as a slice.
+		au := append([]byte{0, 0, 1}, nal...)
+		for _, hevc := range []bool{false, true} {
+			p := pocTracker{hevc: hevc}
+			for _, ps := range []int{7, 33, 34} {
+				p.paramSet(ps, nal)
+			}
+			p.picture(au)
+			p.picture(au)
+		}
 	})
 }

@@ -51,9 +51,13 @@ func makeFixture(t testing.TB, format string) []byte {
 	case "mpegts":
 		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-g", g, "-keyint_min", g, "-sc_threshold", "0", "-f", "mpegts")
 	case "h264":
-		// Raw Annex B has no presentation order the packetiser reads
-		// (PTS = DTS), so these streams have no B-frames (see mux.go).
+		// No B-frames here; h264-bframes has them.
 		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", g, "-keyint_min", g, "-sc_threshold", "0", "-f", "h264")
+	case "h264-bframes": // x264's defaults: three B-frames, pyramid
+		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-g", g, "-keyint_min", g, "-sc_threshold", "0", "-f", "h264")
+	case "h265-bframes": // x265's B-frames, closed GOPs
+		args = append(args, "-c:v", "libx265", "-preset", "veryfast", "-g", g,
+			"-x265-params", "log-level=error:no-open-gop=1:keyint="+g+":min-keyint="+g+":scenecut=0", "-f", "hevc")
 	case "h265":
 		args = append(args, "-c:v", "libx265", "-preset", "veryfast", "-g", g,
 			"-x265-params", "log-level=error:bframes=0:no-open-gop=1:keyint="+g+":min-keyint="+g+":scenecut=0", "-f", "hevc")

@@ -24,10 +24,12 @@ const (
 // keyframe (and every 40 PES), a PCR in every PES's first packet. A
 // segment starts at a keyframe at least MinSegment after the last.
 //
-// Timestamps (PTS only, equal to the DTS: raw Annex B carries no
-// presentation order) come from the frame rate in the parameter sets (an
-// H.264 SPS's or H.265 VPS's timing information) when they have one, else
-// from each access unit's arrival time.
+// Decode timestamps come from the frame rate in the parameter sets (the
+// timing information of an H.264 SPS, an H.265 SPS or VPS) when they have
+// one, one frame per access unit, else from each access unit's arrival
+// time. Presentation timestamps come from each picture's order count
+// (poc.go), so B-frames show in the right order; streams timed by arrival
+// get PTS = DTS.
 type auMuxer struct {
 	s     *Segmenter
 	hevc  bool
@@ -35,6 +37,7 @@ type auMuxer struct {
 	out   bytes.Buffer
 	mux   *astits.Muxer
 
+	poc      pocTracker
 	ps       [3][]byte // latest VPS/SPS/PPS with start codes (psIndex)
 	frameDur int64     // 90 kHz ticks per frame from the timing info; 0 = none
 	now      time.Time // arrival of the bytes being written
@@ -43,13 +46,19 @@ type auMuxer struct {
 	t0      time.Time // arrival of the first access unit
 	next    int64     // timestamp of the next access unit
 
+	// The last keyframe's DTS and order count: the presentation times of
+	// the pictures after it count from there.
+	keyDTS  int64
+	keyPOC  int
+	haveKey bool
+
 	open     bool // a segment is being cut
 	segTS    int64
 	segStart time.Time
 }
 
 func newAUMuxer(s *Segmenter, hevc bool) *auMuxer {
-	m := &auMuxer{s: s, hevc: hevc}
+	m := &auMuxer{s: s, hevc: hevc, poc: pocTracker{hevc: hevc}}
 	m.split = newAUSplitter(hevc, m.accessUnit, m.paramSet)
 	m.mux = astits.NewMuxer(context.Background(), &m.out)
 	st := astits.StreamTypeH264Video
@@ -70,6 +79,7 @@ func (m *auMuxer) write(p []byte, now time.Time) {
 func (m *auMuxer) paramSet(ps int, nal []byte) {
 	i := psIndex(ps)
 	m.ps[i] = append(append(m.ps[i][:0], 0, 0, 0, 1), nal...)
+	m.poc.paramSet(ps, nal)
 	var d int64
 	switch ps {
 	case 7:
@@ -123,6 +133,12 @@ func (m *auMuxer) accessUnit(au accessUnit) {
 	if au.key && !m.hasAllPS(au) {
 		data = m.withParamSets(au.data)
 	}
+	opt := &astits.PESOptionalHeader{MarkerBits: 2, PTSDTSIndicator: astits.PTSDTSIndicatorOnlyPTS,
+		PTS: &astits.ClockReference{Base: ts}}
+	if pts := m.presentation(au, ts); pts != ts {
+		opt.PTSDTSIndicator = astits.PTSDTSIndicatorBothPresent
+		opt.PTS, opt.DTS = &astits.ClockReference{Base: pts}, &astits.ClockReference{Base: ts}
+	}
 	_, err := m.mux.WriteData(&astits.MuxerData{
 		PID: videoPID,
 		AdaptationField: &astits.PacketAdaptationField{
@@ -130,14 +146,7 @@ func (m *auMuxer) accessUnit(au accessUnit) {
 			HasPCR:                true,
 			PCR:                   &astits.ClockReference{Base: ts - pcrLead},
 		},
-		PES: &astits.PESData{
-			Header: &astits.PESHeader{OptionalHeader: &astits.PESOptionalHeader{
-				MarkerBits:      2,
-				PTSDTSIndicator: astits.PTSDTSIndicatorOnlyPTS,
-				PTS:             &astits.ClockReference{Base: ts},
-			}},
-			Data: data,
-		},
+		PES: &astits.PESData{Header: &astits.PESHeader{OptionalHeader: opt}, Data: data},
 	})
 	if err != nil { // writes to a bytes.Buffer do not fail
 		m.s.lost(m.out.Len())
@@ -149,6 +158,28 @@ func (m *auMuxer) accessUnit(au accessUnit) {
 		m.out.Reset()
 		m.open = false
 	}
+}
+
+// presentation returns the PTS of an access unit decoded at dts: from its
+// picture order count when the stream has a frame rate and the count can
+// be read, reorderFrames frames after the DTS otherwise; equal to the DTS
+// for streams timed by arrival.
+func (m *auMuxer) presentation(au accessUnit, dts int64) int64 {
+	if m.frameDur <= 0 {
+		return dts
+	}
+	pts := dts + reorderFrames*m.frameDur
+	poc, ok := m.poc.picture(au.data)
+	if !ok {
+		return pts
+	}
+	if au.key {
+		m.keyDTS, m.keyPOC, m.haveKey = dts, poc, true
+	}
+	if m.haveKey {
+		pts = m.keyDTS + int64((poc-m.keyPOC)/m.poc.pocStep()+reorderFrames)*m.frameDur
+	}
+	return max(pts, dts)
 }
 
 // hasAllPS reports whether the keyframe carries the parameter sets a

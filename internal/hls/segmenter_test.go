@@ -29,7 +29,7 @@ func feedAll(t *testing.T, data []byte, cfg Config, seed uint64) []cut {
 
 func TestSegmenterCutsAtKeyframes(t *testing.T) {
 	gop := time.Duration(gopFrames) * time.Second / fixtureFPS
-	for _, format := range []string{"mpegts", "h264", "h265"} {
+	for _, format := range []string{"mpegts", "h264", "h265", "h264-bframes", "h265-bframes"} {
 		t.Run(format, func(t *testing.T) {
 			data := makeFixture(t, format)
 			cuts := feedAll(t, data, Config{}, 1)
@@ -59,7 +59,7 @@ func TestSegmenterCutsAtKeyframes(t *testing.T) {
 						t.Errorf("segment %d: %d frames, want %d", i, frames, gopFrames)
 					}
 				}
-				if want := map[string]string{"mpegts": "pts", "h264": "sps", "h265": "sps"}[format]; !last && c.Clock != want {
+				if want := map[string]string{"mpegts": "pts", "h264": "sps", "h265": "sps", "h264-bframes": "sps", "h265-bframes": "sps"}[format]; !last && c.Clock != want {
 					t.Errorf("segment %d: duration from %s, want %s", i, c.Clock, want)
 				}
 				all = append(all, c.Data...)

@@ -74,11 +74,27 @@ func frameDuration(units, scale uint64, ticksPerFrame uint64) int64 {
 	return d
 }
 
+// spsInfo is what the packetiser reads from a sequence parameter set: the
+// frame rate, and the fields slice headers need for their picture order
+// count (poc.go).
+type spsInfo struct {
+	frameDur        int64 // 90 kHz ticks per frame; 0 = no timing information
+	ok              bool  // parsed up to the picture order count fields
+	separateColour  bool
+	frameMbsOnly    bool
+	log2MaxFrameNum int
+	pocType         int
+	log2MaxPocLsb   int
+}
+
 // h264FrameDuration reads the frame duration from an H.264 SPS NAL unit
 // (header included) with VUI timing information; 0 if it has none.
-func h264FrameDuration(nal []byte) int64 {
+func h264FrameDuration(nal []byte) int64 { return parseH264SPS(nal).frameDur }
+
+// parseH264SPS reads an H.264 SPS NAL unit (header included).
+func parseH264SPS(nal []byte) (si spsInfo) {
 	if len(nal) < 4 {
-		return 0
+		return si
 	}
 	r := newRBSP(nal[1:])
 	profile := r.u(8)
@@ -88,7 +104,7 @@ func h264FrameDuration(nal []byte) int64 {
 	case 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:
 		chroma := r.ue()
 		if chroma == 3 {
-			r.u(1)
+			si.separateColour = r.flag()
 		}
 		r.ue() // bit depths
 		r.ue()
@@ -109,10 +125,11 @@ func h264FrameDuration(nal []byte) int64 {
 			}
 		}
 	}
-	r.ue() // log2_max_frame_num_minus4
-	switch r.ue() {
+	si.log2MaxFrameNum = int(r.ue()) + 4
+	si.pocType = int(r.ue())
+	switch si.pocType {
 	case 0:
-		r.ue()
+		si.log2MaxPocLsb = int(r.ue()) + 4
 	case 1:
 		r.u(1)
 		r.se()
@@ -122,13 +139,15 @@ func h264FrameDuration(nal []byte) int64 {
 			r.se()
 		}
 	}
-	r.ue()         // max_num_ref_frames
-	r.u(1)         // gaps
-	r.ue()         // width
-	r.ue()         // height
-	if !r.flag() { // frame_mbs_only_flag
+	r.ue() // max_num_ref_frames
+	r.u(1) // gaps
+	r.ue() // width
+	r.ue() // height
+	si.frameMbsOnly = r.flag()
+	if !si.frameMbsOnly {
 		r.u(1)
 	}
+	si.ok = r.err == nil && si.log2MaxFrameNum <= 16 && si.log2MaxPocLsb <= 16
 	r.u(1)
 	if r.flag() { // frame_cropping_flag
 		r.ue()
@@ -137,13 +156,13 @@ func h264FrameDuration(nal []byte) int64 {
 		r.ue()
 	}
 	if !r.flag() || !skipVUIHead(r) { // vui_parameters_present_flag
-		return 0
+		return si
 	}
 	units, scale := r.u(32), r.u(32)
-	if r.err != nil {
-		return 0
+	if r.err == nil {
+		si.frameDur = frameDuration(units, scale, 2)
 	}
-	return frameDuration(units, scale, 2)
+	return si
 }
 
 func skipScalingList(r *bitReader, size int) {

@@ -2,9 +2,12 @@ package hls
 
 // h265SPSFrameDuration reads the frame duration from an H.265 SPS NAL unit
 // (header included) with VUI timing information; 0 if it has none.
-func h265SPSFrameDuration(nal []byte) int64 {
+func h265SPSFrameDuration(nal []byte) int64 { return parseH265SPS(nal).frameDur }
+
+// parseH265SPS reads an H.265 SPS NAL unit (header included).
+func parseH265SPS(nal []byte) (si spsInfo) {
 	if len(nal) < 6 {
-		return 0
+		return si
 	}
 	r := newRBSP(nal[2:])
 	r.u(4) // sps_video_parameter_set_id
@@ -13,7 +16,7 @@ func h265SPSFrameDuration(nal []byte) int64 {
 	skipProfileTierLevel(r, subLayers)
 	r.ue() // sps_seq_parameter_set_id
 	if r.ue() == 3 {
-		r.u(1) // separate_colour_plane_flag
+		si.separateColour = r.flag()
 	}
 	r.ue() // width, height
 	r.ue()
@@ -25,6 +28,8 @@ func h265SPSFrameDuration(nal []byte) int64 {
 	r.ue() // bit depths
 	r.ue()
 	pocBits := int(r.ue()) + 4
+	si.log2MaxPocLsb = pocBits
+	si.ok = r.err == nil && pocBits <= 16
 	from := subLayers
 	if r.flag() { // sps_sub_layer_ordering_info_present_flag
 		from = 0
@@ -48,7 +53,7 @@ func h265SPSFrameDuration(nal []byte) int64 {
 		r.u(1)
 	}
 	if !skipShortTermRefPicSets(r) {
-		return 0
+		return si
 	}
 	if r.flag() { // long_term_ref_pics_present_flag
 		n := r.ue()
@@ -58,7 +63,7 @@ func h265SPSFrameDuration(nal []byte) int64 {
 	}
 	r.u(2)         // temporal_mvp, strong_intra_smoothing
 	if !r.flag() { // vui_parameters_present_flag
-		return 0
+		return si
 	}
 	if r.flag() { // aspect_ratio_info_present_flag
 		if r.u(8) == 255 {
@@ -85,13 +90,13 @@ func h265SPSFrameDuration(nal []byte) int64 {
 		}
 	}
 	if !r.flag() { // vui_timing_info_present_flag
-		return 0
+		return si
 	}
 	units, scale := r.u(32), r.u(32)
-	if r.err != nil {
-		return 0
+	if r.err == nil {
+		si.frameDur = frameDuration(units, scale, 1)
 	}
-	return frameDuration(units, scale, 1)
+	return si
 }
 
 func skipScalingListData(r *bitReader) {
