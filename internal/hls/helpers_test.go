@@ -131,3 +131,28 @@ func decodeErrors(t testing.TB, p string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// ptsSteps returns the differences between the PTS of consecutive video
+// frames as ffprobe decodes them from the file at p, in presentation
+// order, with how often each occurs.
+func ptsSteps(t testing.TB, p string) map[int64]int {
+	t.Helper()
+	out := probe(t, "-select_streams", "v:0", "-show_entries", "frame=pts", "-of", "csv=p=0", p)
+	steps := map[int64]int{}
+	prev := int64(-1)
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSuffix(strings.TrimSpace(l), ",")
+		if l == "" {
+			continue
+		}
+		v, err := strconv.ParseInt(l, 10, 64)
+		if err != nil {
+			t.Fatalf("ffprobe pts %q: %v", l, err)
+		}
+		if prev >= 0 {
+			steps[v-prev]++
+		}
+		prev = v
+	}
+	return steps
+}

@@ -64,8 +64,14 @@ func TestSegmenterCutsAtKeyframes(t *testing.T) {
 				}
 				all = append(all, c.Data...)
 			}
-			if msg := decodeErrors(t, writeTemp(t, dir, "all.ts", all)); msg != "" {
+			whole := writeTemp(t, dir, "all.ts", all)
+			if msg := decodeErrors(t, whole); msg != "" {
 				t.Errorf("decoding all segments in a row: %s", msg)
+			}
+			// Every frame shows one frame time after the one before: B-frames
+			// have their presentation times.
+			if steps := ptsSteps(t, whole); len(steps) != 1 || steps[90000/fixtureFPS] == 0 {
+				t.Errorf("PTS steps between frames (90 kHz: count): %v", steps)
 			}
 		})
 	}
