@@ -77,6 +77,8 @@ type API struct {
 	signer    *hls.Signer
 	cors      string
 	sessions  *sessionSet
+	// hlsPasswords remembers channel passwords that opened a playlist.
+	hlsPasswords passwordCache
 
 	quit      chan struct{}
 	closeOnce sync.Once

@@ -52,9 +52,11 @@
 // With Config.HLS set, a playlist request starts the channel's segmenter
 // (package hls) and waits up to 15 s for its first segment. A protected
 // channel's playlist needs the channel password (?password= or basic
-// auth), checked by a hub subscription that leaves at once, so that its
-// refusals are the watch refusals; it is answered "private" and lists
-// signed segment URLs. Playlists are "max-age=1"; segments
+// auth), checked by the watcher path (server.ServeWatcher, leaving as soon
+// as it joined), so that its refusals, counters and the throttle of wrong
+// passwords are the watchers'; a password that passed is believed for 30 s
+// (hlsauth.go). The playlist is answered "private" and lists signed segment
+// URLs. Playlists are "max-age=1"; segments
 // "max-age=3600, immutable" with an ETag (their name: it never stands for
 // other bytes), served with http.ServeContent (ranges, If-None-Match).
 // Config.HLSCORS sets Access-Control-Allow-Origin on both. fstream_hls_*

@@ -11,6 +11,7 @@ import (
 	"github.com/fstream/fstream/internal/hls"
 	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/protocol"
+	"github.com/fstream/fstream/internal/server"
 )
 
 // playlistWait bounds how long a playlist request waits for a channel's
@@ -65,7 +66,7 @@ func (a *API) hlsPlaylist(w http.ResponseWriter, r *http.Request) {
 	protected := false
 	if ch := a.srv.Hub().Channel(key); ch != nil && ch.Info().Protected {
 		protected = true
-		if err := a.checkChannelPassword(key, password, r.RemoteAddr); err != nil {
+		if err := a.checkChannelPassword(r.Context(), key, password, r.RemoteAddr); err != nil {
 			a.hlsRefuse(w, r, key, fromQuery, err)
 			return
 		}
@@ -149,19 +150,6 @@ func (a *API) hlsSegmentError(w http.ResponseWriter, code int, msg string) {
 	textError(w, code, msg)
 }
 
-// checkChannelPassword checks a playlist request's channel password the
-// way the hub checks a watcher's: by subscribing (at the next byte) and
-// leaving at once, so the answer and its refusal come from the hub's one
-// table.
-func (a *API) checkChannelPassword(key hub.Key, password, remote string) error {
-	sub, err := a.srv.Hub().Subscribe(key, hub.SubscribeOptions{Password: password, Join: hub.JoinLive, Via: "hls", Remote: remote})
-	if err != nil {
-		return err
-	}
-	sub.Close()
-	return nil
-}
-
 // hlsRefuse answers a playlist request that cannot be served.
 func (a *API) hlsRefuse(w http.ResponseWriter, r *http.Request, key hub.Key, fromQuery bool, err error) {
 	code, msg := http.StatusInternalServerError, "cannot serve this playlist"
@@ -170,13 +158,17 @@ func (a *API) hlsRefuse(w http.ResponseWriter, r *http.Request, key hub.Key, fro
 	case errors.As(err, &je):
 		reason, m, _ := hub.ReasonOf(err)
 		code, msg = refusalStatus(reason), m
+		if errors.Is(err, server.ErrThrottled) {
+			code = http.StatusTooManyRequests
+			w.Header().Set("Retry-After", "60")
+		}
 		if reason == protocol.ReasonForbidden {
 			msg += ": give it as ?password= or as the password of HTTP basic auth (any user name)"
 			if !fromQuery {
 				w.Header().Set("WWW-Authenticate", `Basic realm="fstream channel", charset="UTF-8"`)
 			}
 		}
-		if code == http.StatusServiceUnavailable {
+		if code == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 			w.Header().Set("Retry-After", "10")
 		}
 	case errors.Is(err, hls.ErrDisabled):

@@ -331,3 +331,22 @@ func segmentsServed(t *testing.T, e *env) float64 {
 	v, _ := metricValue(e.scrape(t), "fstream_hls_requests_total", "kind", "segment", "code", "200")
 	return v
 }
+
+// Wrong channel passwords on playlists share the watchers' throttle.
+func TestHLSPasswordThrottle(t *testing.T) {
+	e := startHLSEnv(t, nil)
+	e.broadcast(t, "fier", "vault", "right")
+	path := "/hls/fier/vault/index.m3u8?password=wrong"
+	for i := 0; ; i++ {
+		resp, body := e.do(t, http.MethodGet, path, nil)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			break
+		}
+		if resp.StatusCode != http.StatusUnauthorized || i > 100 {
+			t.Fatalf("attempt %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+}
