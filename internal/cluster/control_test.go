@@ -76,7 +76,7 @@ func TestNodeNameInUse(t *testing.T) {
 func TestOpenUnreachable(t *testing.T) {
 	ns := startNATS(t)
 	cfg := testConfig(ns, "a")
-	ns.stop()
+	ns.Stop()
 	if _, err := Open(ctxT(t), cfg); err == nil {
 		t.Fatal("Open without a NATS server succeeded")
 	}

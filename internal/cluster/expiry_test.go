@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/fstream/fstream/internal/cluster/natstest"
 )
 
 // within is the bound of every "eventually" about expiry: generous, as the
@@ -68,9 +70,9 @@ func TestCloseWithoutRelease(t *testing.T) {
 // is back it claims its channel again, unless another node took it.
 func TestPartition(t *testing.T) {
 	ns := startNATS(t)
-	proxy := startProxy(t, ns.url()[len("nats://"):])
+	proxy := natstest.StartProxy(t, ns.Addr())
 	cfgA := testConfig(ns, "a")
-	cfgA.URLs = []string{proxy.url()}
+	cfgA.URLs = []string{proxy.URL()}
 	a := openNode(t, cfgA)
 	b := openNode(t, testConfig(ns, "b"))
 	ctx := ctxT(t)
@@ -84,7 +86,7 @@ func TestPartition(t *testing.T) {
 		t.Fatalf("Claim: %v", err)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	eventually(t, within, "a's calls fail as unreachable", func() bool {
 		_, err := a.Lookup(ctx, k1)
 		return errors.Is(err, ErrDirectoryUnreachable) && errors.Is(a.Healthy(), ErrDirectoryUnreachable)
@@ -113,7 +115,7 @@ func TestPartition(t *testing.T) {
 		t.Fatalf("b.Claim: %v", err)
 	}
 
-	proxy.restore()
+	proxy.Restore()
 	eventually(t, within, "a healthy again and k1 re-claimed", func() bool {
 		e, err := b.Lookup(ctx, k1)
 		return a.Healthy() == nil && err == nil && e.Origin == "a"
@@ -154,7 +156,7 @@ func TestNATSRestart(t *testing.T) {
 		t.Fatalf("RegisterPull: %v", err)
 	}
 
-	ns.stop()
+	ns.Stop()
 	eventually(t, within, "calls fail as unreachable", func() bool {
 		_, err := a.Lookup(ctx, k)
 		return errors.Is(err, ErrDirectoryUnreachable)
@@ -163,7 +165,7 @@ func TestNATSRestart(t *testing.T) {
 		t.Fatalf("Healthy while down = %v", err)
 	}
 
-	ns.start()
+	ns.Start()
 	eventually(t, within, "a and b healthy, entry back", func() bool {
 		e, err := b.Lookup(ctx, k)
 		return a.Healthy() == nil && b.Healthy() == nil && err == nil && e.Origin == "a"
@@ -187,9 +189,9 @@ func TestNATSRestart(t *testing.T) {
 // back.
 func TestClaimDuringOutage(t *testing.T) {
 	ns := startNATS(t)
-	proxy := startProxy(t, ns.url()[len("nats://"):])
+	proxy := natstest.StartProxy(t, ns.Addr())
 	cfgA := testConfig(ns, "a")
-	cfgA.URLs = []string{proxy.url()}
+	cfgA.URLs = []string{proxy.URL()}
 	a := openNode(t, cfgA)
 	var evB events
 	cfgB := testConfig(ns, "b")
@@ -201,13 +203,13 @@ func TestClaimDuringOutage(t *testing.T) {
 		t.Fatalf("b.Claim: %v", err)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	eventually(t, within, "a cut off", func() bool { return a.Healthy() != nil })
 	c, err := a.Claim(ctx, k, ClaimInfo{Password: "pw"})
 	if !errors.Is(err, ErrDirectoryUnreachable) || !a.Holds(c) {
 		t.Fatalf("Claim while cut = %v (holds %v); want ErrDirectoryUnreachable and a held claim", err, a.Holds(c))
 	}
-	proxy.restore()
+	proxy.Restore()
 	eventually(t, within, "a's claim written over b's", func() bool {
 		e, err := b.Lookup(ctx, k)
 		return err == nil && e.Origin == "a"

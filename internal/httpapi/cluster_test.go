@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fstream/fstream/internal/cluster/natstest"
+
 	"github.com/fstream/fstream/internal/server"
 	"github.com/fstream/fstream/internal/server/clustertest"
 	"github.com/fstream/fstream/internal/server/servertest"
@@ -35,7 +37,7 @@ func apiOn(t *testing.T, n *clustertest.Node) *env {
 // origin and each node's watchers, lists the nodes, kicks a broadcaster on
 // another node, and exports the node's cluster counters.
 func TestClusterAPI(t *testing.T) {
-	ns := clustertest.StartNATS(t)
+	ns := natstest.Start(t)
 	noGrace := func(c *server.Config, _ *server.ClusterConfig) { c.BroadcasterGrace = 0 }
 	origin := clustertest.StartNode(t, ns, "origin", noGrace)
 	edge := clustertest.StartNode(t, ns, "edge", noGrace)

@@ -156,7 +156,7 @@ func testJoins(t *testing.T, format string) {
 	stream := makeStream(t, format)
 	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
 	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel="+format)
-	early := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel="+format))
+	early := servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel="+format))
 
 	policies := []string{"gop", "keyframe", "live"}
 	r := rand.New(rand.NewPCG(uint64(len(format)), 7))
@@ -216,8 +216,8 @@ func testJoins(t *testing.T, format string) {
 	b.CloseWrite()
 	wg.Wait()
 
-	if early.wait(); early.sum != sha256.Sum256(stream) {
-		t.Errorf("watcher from the start got %d of %d bytes or different bytes", early.n, len(stream))
+	if early.Wait(); early.Sum != sha256.Sum256(stream) {
+		t.Errorf("watcher from the start got %d of %d bytes or different bytes", early.N, len(stream))
 	}
 
 	delays := map[string][]time.Duration{}

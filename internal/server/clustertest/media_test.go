@@ -86,7 +86,7 @@ func TestMediaTwoHops(t *testing.T) {
 		cc.Cluster.MaxPulls = 1
 	})
 	b := servertest.MustHandshake(t, nodes[0].Addr, broadcast)
-	early := startDrain(servertest.MustHandshake(t, nodes[1].Addr, watch)) // n1 pulls
+	early := servertest.StartDrain(servertest.MustHandshake(t, nodes[1].Addr, watch)) // n1 pulls
 	sent := make(chan error, 1)
 	go func() { sent <- sendPaced(b, data, mediaSeconds*time.Second) }()
 
@@ -112,8 +112,8 @@ func TestMediaTwoHops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if early.wait(); early.n != int64(len(data)) {
-		t.Errorf("early watcher on n1 got %d bytes, want all %d", early.n, len(data))
+	if early.Wait(); early.N != int64(len(data)) {
+		t.Errorf("early watcher on n1 got %d bytes, want all %d", early.N, len(data))
 	}
 	if len(got) == 0 || len(got) >= len(data) {
 		t.Fatalf("late watcher got %d of %d bytes: not a join in mid-stream", len(got), len(data))
