@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fstream/fstream/internal/protocol"
 )
 
 // ClaimInfo describes a channel this node starts to ingest.
@@ -242,6 +244,33 @@ func (n *Node) Nodes(ctx context.Context) ([]NodeInfo, error) {
 		out = append(out, ni)
 	})
 	return out, err
+}
+
+// LookupNode returns the live record of the node name, ErrNotFound when
+// there is none (the node left, or its heartbeat expired), or an error
+// wrapping ErrDirectoryUnreachable.
+func (n *Node) LookupNode(ctx context.Context, name string) (NodeInfo, error) {
+	if err := protocol.ValidateName(name); err != nil {
+		return NodeInfo{}, fmt.Errorf("%w: node %q: %w", ErrNotFound, name, err)
+	}
+	ctx, cancel, err := n.begin(ctx)
+	if err != nil {
+		return NodeInfo{}, err
+	}
+	defer cancel()
+	got, err := n.kv.Get(ctx, nodeKey(name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return NodeInfo{}, fmt.Errorf("%w: node %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return NodeInfo{}, n.fail("lookup node "+name, err)
+	}
+	ni, err := decodeNode(got.Key(), got.Value())
+	if err != nil {
+		n.malformed(got.Key(), got.Revision(), err)
+		return NodeInfo{}, fmt.Errorf("%w: node %s: %w", ErrNotFound, name, err)
+	}
+	return ni, nil
 }
 
 // list calls fn for the latest live value of every key matching filter.

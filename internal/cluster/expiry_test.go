@@ -38,7 +38,8 @@ func TestCloseWithoutRelease(t *testing.T) {
 	b := openNode(t, cfgB)
 	ctx := ctxT(t)
 	k := Key{"u", "c"}
-	if _, err := a.Claim(ctx, k, ClaimInfo{}); err != nil {
+	c, err := a.Claim(ctx, k, ClaimInfo{})
+	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
 	if err := b.RegisterPull(ctx, k, "a"); err != nil {
@@ -58,6 +59,14 @@ func TestCloseWithoutRelease(t *testing.T) {
 		ups := ev.snapshot().upstream
 		return len(ups) == 1 && !ups[0].live && ups[0].key == k
 	})
+	// The deletion's revision follows the claim's: a puller can tell it
+	// from a stale deletion.
+	if up := ev.snapshot().upstream[0]; up.e.Key != k || up.e.Revision <= c.Revision {
+		t.Errorf("gone event carries %+v, want the key and a revision above the claim's %d", up.e, c.Revision)
+	}
+	if _, err := b.LookupNode(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LookupNode(a) after expiry = %v, want ErrNotFound", err)
+	}
 	// b's own pull record lives on while b heartbeats it.
 	pulls, err := b.Pulls(ctx, k)
 	if err != nil || len(pulls) != 1 || pulls[0] != (Pull{Node: "b", Upstream: "a"}) {
