@@ -61,8 +61,8 @@ func TestCloseWithoutRelease(t *testing.T) {
 	})
 	// The deletion's revision follows the claim's: a puller can tell it
 	// from a stale deletion.
-	if up := ev.snapshot().upstream[0]; up.e.Key != k || up.e.Revision <= c.Revision {
-		t.Errorf("gone event carries %+v, want the key and a revision above the claim's %d", up.e, c.Revision)
+	if up := ev.snapshot().upstream[0]; up.e.Key != k || up.e.Revision <= c.Revision || !up.e.Expired {
+		t.Errorf("gone event carries %+v, want the key, expired, and a revision above the claim's %d", up.e, c.Revision)
 	}
 	if _, err := b.LookupNode(ctx, "a"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("LookupNode(a) after expiry = %v, want ErrNotFound", err)
@@ -268,4 +268,7 @@ func TestLeave(t *testing.T) {
 		ups := evB.snapshot().upstream
 		return len(ups) == 1 && !ups[0].live
 	})
+	if up := evB.snapshot().upstream[0]; up.e.Expired {
+		t.Errorf("gone event of a left channel says expired: %+v", up.e)
+	}
 }
