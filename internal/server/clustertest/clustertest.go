@@ -24,6 +24,9 @@ import (
 // that expiry happens quickly.
 const TTL = time.Second
 
+// OpTimeout bounds each directory call of a test node.
+const OpTimeout = time.Second
+
 // Node is an fstream server joined to a test cluster.
 type Node struct {
 	*server.Server
@@ -36,7 +39,8 @@ type Node struct {
 // StartNode starts a server on 127.0.0.1:0 with servertest's users, joins
 // it to ns as name (TTL, a short linger) and serves until the test ends,
 // when it shuts down (leaving the cluster). mutate may change both
-// configurations first.
+// configurations first; an Advertise it sets (a proxy's address) is kept,
+// and Node.Addr is still where the node listens.
 func StartNode(t testing.TB, ns *natstest.NATS, name string, mutate func(*server.Config, *server.ClusterConfig)) *Node {
 	t.Helper()
 	cfg := server.DefaultConfig()
@@ -47,7 +51,7 @@ func StartNode(t testing.TB, ns *natstest.NATS, name string, mutate func(*server
 	cc.Cluster.URLs = []string{ns.URL()}
 	cc.Cluster.NodeName = name
 	cc.Cluster.TTL = TTL
-	cc.Cluster.OpTimeout = time.Second
+	cc.Cluster.OpTimeout = OpTimeout
 	cc.Cluster.Linger = time.Second
 	if mutate != nil {
 		mutate(&cfg, &cc)
@@ -60,7 +64,9 @@ func StartNode(t testing.TB, ns *natstest.NATS, name string, mutate func(*server
 	if err != nil {
 		t.Fatalf("clustertest: listen: %v", err)
 	}
-	cc.Cluster.Advertise = ln.Addr().String()
+	if cc.Cluster.Advertise == "" { // mutate may put a proxy in front
+		cc.Cluster.Advertise = ln.Addr().String()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.JoinCluster(ctx, cc); err != nil {

@@ -1,0 +1,200 @@
+package clustertest_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fstream/fstream/internal/cluster/natstest"
+	"github.com/fstream/fstream/internal/hub"
+	"github.com/fstream/fstream/internal/server"
+	"github.com/fstream/fstream/internal/server/clustertest"
+	"github.com/fstream/fstream/internal/server/servertest"
+)
+
+// The partition tests cut the origin n0 off without closing anything: its
+// NATS connection and the connections other nodes pull from it go through
+// proxies that stop forwarding (natstest.Proxy.Blackhole). No FIN, no RST
+// and, on loopback through a proxy, no unanswered keepalive either: only
+// the directory can tell the pulling node n1 that its upstream is gone.
+
+// detectBound is how long n1 may take to give its upstream up once n0 is
+// cut off from everything, from the settings: n0's entry outlives its last
+// heartbeat (at most a third of the TTL old) by the TTL; n1 hears of it at
+// once, or at its next silence check (one TTL of silence and a directory
+// call). Doubled, plus slack for a busy machine; polled, never slept.
+const detectBound = 2*(clustertest.TTL+clustertest.TTL/3+clustertest.TTL+clustertest.OpTimeout) + 5*time.Second
+
+// logBuffer collects a node's log lines for a test to look for a reason.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) contains(s string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Contains(b.buf.String(), s)
+}
+
+// partitionable starts n0, reaching NATS and reached by the other nodes
+// through proxies, and n1, n2 as usual, all with the broadcaster grace
+// given; n1's log is also collected. The proxies are cut when the test
+// ends, before the nodes stop, so that n0 does not come back meanwhile.
+type partitionable struct {
+	nats, link *natstest.Proxy
+	nodes      []*clustertest.Node
+	n1log      *logBuffer
+}
+
+func startPartitionable(t *testing.T, grace time.Duration) *partitionable {
+	t.Helper()
+	ns := natstest.Start(t)
+	p := &partitionable{nats: natstest.StartProxy(t, ns.Addr()), link: natstest.StartProxy(t, ""), n1log: &logBuffer{}}
+	p.nodes = append(p.nodes, clustertest.StartNode(t, ns, "n0", func(c *server.Config, cc *server.ClusterConfig) {
+		c.BroadcasterGrace = grace
+		cc.Cluster.URLs = []string{p.nats.URL()}
+		cc.Cluster.Advertise = p.link.Addr()
+	}))
+	p.link.SetTarget(p.nodes[0].Addr)
+	p.nodes = append(p.nodes, clustertest.StartNode(t, ns, "n1", func(c *server.Config, _ *server.ClusterConfig) {
+		c.BroadcasterGrace = grace
+		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), p.n1log), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}))
+	p.nodes = append(p.nodes, clustertest.StartNode(t, ns, "n2", func(c *server.Config, _ *server.ClusterConfig) { c.BroadcasterGrace = grace }))
+	t.Cleanup(func() { p.nats.Cut(); p.link.Cut() })
+	return p
+}
+
+// waitLost polls until n1 has given up an upstream and logged why, and
+// fails the test if that takes longer than bound.
+func (p *partitionable) waitLost(t *testing.T, bound time.Duration, reason string) {
+	t.Helper()
+	start := time.Now()
+	for p.nodes[1].ClusterStats(t).PullsLost == 0 || !p.n1log.contains(reason) {
+		if time.Since(start) > bound {
+			t.Fatalf("n1 did not give its upstream up within %v (pulls lost %d, reason %q logged: %v)",
+				bound, p.nodes[1].ClusterStats(t).PullsLost, reason, p.n1log.contains(reason))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("n1 gave its upstream up %v after the partition", time.Since(start).Round(time.Millisecond))
+}
+
+// TestSilentOriginFailover: the origin n0 is cut off silently; n1 gives
+// its pull up when n0's entry expires, and its watchers, still connected
+// through the grace period, get the stream of a new broadcaster on n2.
+func TestSilentOriginFailover(t *testing.T) {
+	p := startPartitionable(t, 60*time.Second)
+	stop := make(chan struct{})
+	b0 := servertest.MustHandshake(t, p.nodes[0].Addr, broadcast)
+	wait0 := repeat(b0, "FIRST", stop)
+	var watchers []*net.TCPConn
+	for range 2 {
+		w := servertest.MustHandshake(t, p.nodes[1].Addr, watch)
+		readUntil(t, w, "FIRST")
+		watchers = append(watchers, w)
+	}
+
+	p.nats.Blackhole()
+	p.link.Blackhole()
+	p.waitLost(t, detectBound, "the origin's directory entry expired")
+	b2 := servertest.MustHandshake(t, p.nodes[2].Addr, broadcast)
+	wait2 := repeat(b2, "SECOND", stop)
+	defer func() { close(stop); wait0(); wait2() }()
+	for _, w := range watchers {
+		readUntil(t, w, "SECOND")
+	}
+	if ch := p.nodes[1].Hub().Channel(hub.Key{User: "fier", Channel: "cam"}); ch == nil || ch.Stats().Watchers != 2 {
+		t.Fatalf("n1's channel %v, want its 2 watchers still there", ch)
+	}
+}
+
+// TestSilentOriginEnds: with no new broadcaster, the watchers on n1 of a
+// silently partitioned origin end once n1 gave the pull up and its grace
+// period ran out, instead of waiting on a silent socket for ever.
+func TestSilentOriginEnds(t *testing.T) {
+	const grace = 2 * time.Second
+	p := startPartitionable(t, grace)
+	stop := make(chan struct{})
+	b0 := servertest.MustHandshake(t, p.nodes[0].Addr, broadcast)
+	wait0 := repeat(b0, "FIRST", stop)
+	defer func() { close(stop); wait0() }()
+	w := servertest.MustHandshake(t, p.nodes[1].Addr, watch)
+	readUntil(t, w, "FIRST")
+
+	p.nats.Blackhole()
+	p.link.Blackhole()
+	p.waitLost(t, detectBound, "the origin's directory entry expired")
+	// The watcher's connection ends within the grace period (and the
+	// retries' lookups of a channel that is not in the directory).
+	w.SetReadDeadline(time.Now().Add(grace + detectBound))
+	if _, err := io.Copy(io.Discard, w); err != nil {
+		t.Fatalf("watcher on n1 not ended within %v of the pull's end: %v", grace+detectBound, err)
+	}
+}
+
+// TestSilentLinkMedia: NATS stays up but the link between n1 and its
+// origin n0 goes silent. The directory says n0 still holds the live media
+// channel; n1 gives the pull up after a silence of several GOPs, and when
+// the link is back its watcher, still connected, gets the stream again.
+func TestSilentLinkMedia(t *testing.T) {
+	data := makeTS(t) // a keyframe a second
+	p := startPartitionable(t, 60*time.Second)
+	stop := make(chan struct{})
+	b0 := servertest.MustHandshake(t, p.nodes[0].Addr, broadcast)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if sendPaced(b0, data, mediaSeconds*time.Second) != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); b0.Close(); <-sent }()
+	w := servertest.MustHandshake(t, p.nodes[1].Addr, watch)
+	var got atomic.Int64
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		io.Copy(countWriter{&got}, w)
+	}()
+	defer func() { w.Close(); <-read }()
+	key := hub.Key{User: "fier", Channel: "cam"}
+	servertest.WaitFor(t, "n1 to know the stream's GOP", func() bool {
+		ch := p.nodes[1].Hub().Channel(key)
+		return ch != nil && ch.Stats().Media.GOPDuration > 0
+	})
+	gop := p.nodes[1].Hub().Channel(key).Stats().Media.GOPDuration
+
+	p.link.Blackhole()
+	// Four GOPs of silence (at least one TTL), seen at the next silence
+	// check, one TTL later at most; doubled, plus slack.
+	p.waitLost(t, 2*(4*gop+2*clustertest.TTL+clustertest.OpTimeout)+5*time.Second, "while n0 holds the channel")
+	before := got.Load()
+	p.link.Restore()
+	servertest.WaitFor(t, "the watcher on n1 to get the stream again", func() bool { return got.Load() > before+64<<10 })
+}
+
+// countWriter counts what is written to it.
+type countWriter struct{ n *atomic.Int64 }
+
+func (c countWriter) Write(b []byte) (int, error) { c.n.Add(int64(len(b))); return len(b), nil }
