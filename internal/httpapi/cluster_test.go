@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/fstream/fstream/internal/cluster/natstest"
-
 	"github.com/fstream/fstream/internal/server"
 	"github.com/fstream/fstream/internal/server/clustertest"
 	"github.com/fstream/fstream/internal/server/servertest"
@@ -90,7 +89,7 @@ func TestClusterAPI(t *testing.T) {
 
 	_, body := e.do(t, "GET", "/metrics", nil)
 	for _, m := range []string{`fstream_cluster_pull_bytes_total{direction="in"}`, "fstream_cluster_pulls 1",
-		"fstream_cluster_directory_up 1", `fstream_cluster_pull_tokens_total{result="minted"} 0`} {
+		"fstream_cluster_directory_up 1", `fstream_cluster_pull_tokens_total{result="minted"} 0`, "fstream_cluster_pulls_lost_total 0"} {
 		if !strings.Contains(body, m) {
 			t.Errorf("metrics lack %s", m)
 		}
