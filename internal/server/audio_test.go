@@ -155,7 +155,7 @@ func testAudioJoins(t *testing.T, codec string) {
 		case !startsWithPAT(w.data):
 			t.Errorf("%s join at %v: does not start with the PAT", w.policy, w.at)
 		}
-		if errs := decodeErrors(t, w.data); len(errs) > 0 {
+		if errs := servertest.DecodeErrors(t, w.data); len(errs) > 0 {
 			t.Errorf("%s join at %v: %d decoder errors, first: %s", w.policy, w.at, len(errs), errs[0])
 		}
 		if err := mediatest.CheckContinuity(w.data); err != nil {

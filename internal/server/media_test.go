@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,21 +78,6 @@ type joinResult struct {
 type arrival struct {
 	end int // bytes received so far
 	at  time.Time
-}
-
-// decodeErrors returns ffmpeg's error lines for a stream.
-func decodeErrors(t *testing.T, data []byte) []string {
-	t.Helper()
-	cmd := exec.Command("ffmpeg", "-v", "error", "-i", "-", "-f", "null", "-")
-	cmd.Stdin = bytes.NewReader(data)
-	out, _ := cmd.CombinedOutput()
-	var lines []string
-	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return lines
 }
 
 // firstFrame returns the first decoded video frame's kind, and the byte
@@ -223,7 +207,7 @@ func testJoins(t *testing.T, format string) {
 	delays := map[string][]time.Duration{}
 	liveErrors := 0
 	for _, res := range results {
-		errs := decodeErrors(t, res.data)
+		errs := servertest.DecodeErrors(t, res.data)
 		key, pict, end, ok := firstFrame(t, res.data)
 		switch res.policy {
 		case "gop", "keyframe":
@@ -308,7 +292,7 @@ func TestSkipKeepsPicture(t *testing.T) {
 	if cs.Hub.Skips == 0 || cs.Hub.Evictions[hub.ReasonLagging] != 0 {
 		t.Fatalf("slow watcher: %d skips, %d lag evictions; want skips and no eviction", cs.Hub.Skips, cs.Hub.Evictions[hub.ReasonLagging])
 	}
-	errs := decodeErrors(t, data)
+	errs := servertest.DecodeErrors(t, data)
 	if len(errs) > 0 {
 		t.Errorf("the skip was not a clean cut: %d decoder errors, first: %s", len(errs), errs[0])
 	}

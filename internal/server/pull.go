@@ -44,12 +44,8 @@ const (
 // took the channel over): look again.
 var errPullEnded = errors.New("server: pull ended")
 
-// errNewOrigin cuts a pull from an origin that was taken over;
-// errChannelReleased one whose origin released the channel.
-var (
-	errNewOrigin       = errors.New("server: the channel has a new origin")
-	errChannelReleased = errors.New("server: the origin released the channel")
-)
+// errNewOrigin cuts a pull from an origin that was taken over.
+var errNewOrigin = errors.New("server: the channel has a new origin")
 
 type pull struct {
 	cs     *clusterSide
@@ -304,10 +300,11 @@ func (p *pull) currentEntry() (cluster.Entry, bool) {
 // origin or a new broadcast (live), or left the directory. For a new
 // origin, a pull from the old origin itself reconnects at once; a pull
 // from a relay keeps it, since the relay follows. A pull waiting to retry
-// tries at once. A channel that left the directory (its origin released
-// it, or stopped heartbeating: dead or cut off) cuts the upstream at once,
-// unless the deletion is older than the entry the pull connected under;
-// the local watchers are in their grace period until a new origin appears.
+// tries at once. A channel whose entry expired (its origin stopped
+// heartbeating: dead or cut off) cuts an upstream that has gone quiet at
+// once, unless the deletion is older than the entry the pull connected
+// under; the local watchers are in their grace period until a new origin
+// appears. A released channel ends by itself at the origin.
 func (cs *clusterSide) upstreamChanged(k cluster.Key, e cluster.Entry, live bool) {
 	cs.mu.Lock()
 	p := cs.pulls[hub.Key(k)]
@@ -319,7 +316,13 @@ func (cs *clusterSide) upstreamChanged(k cluster.Key, e cluster.Entry, live bool
 	// A new broadcast on the same origin process continues on the same
 	// connection; only a new origin process (a takeover) cuts it.
 	direct := live && p.hasEntry && p.upstream == p.entry.Origin && p.entry.Session != e.Session
-	gone := !live && p.up != nil && (e.Revision == 0 || e.Revision > p.entry.Revision)
+	// A released channel ends at its origin, and the upstream with it,
+	// after the bytes in flight. An expired entry means a dead or cut-off
+	// origin, or a late heartbeat: a quiet upstream is checked at once
+	// (the reader asks the directory and pings the origin); one whose
+	// stream still flows is checked when it falls silent.
+	gone := !live && e.Expired && p.up != nil && (e.Revision == 0 || e.Revision > p.entry.Revision) &&
+		p.up.silentFor() >= p.up.period/2
 	if live {
 		p.entry, p.hasEntry = e, true
 	}
@@ -328,21 +331,18 @@ func (cs *clusterSide) upstreamChanged(k cluster.Key, e cluster.Entry, live bool
 	case direct:
 		p.repick = true
 		p.up.cut(fmt.Errorf("%w (%s)", errNewOrigin, e.Origin))
-	case gone && e.Expired:
-		p.repick = true
-		p.up.cut(upstreamLost("the origin's directory entry expired: it stopped heartbeating (dead, or cut off)"))
 	case gone:
-		p.repick = true
-		p.up.cut(errChannelReleased)
+		p.up.poke()
 	case live:
-		p.up.follow(e.Session) // a relay follows the new origin
+		p.up.follow(e.Origin, e.Session) // a relay follows the new origin
 	}
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
-	cs.log.Info("cluster: channel origin changed", "user", k.User, "channel", k.Channel, "live", live, "origin", e.Origin, "reconnect", direct || gone)
+	cs.log.Info("cluster: channel origin changed", "user", k.User, "channel", k.Channel, "live", live, "origin", e.Origin,
+		"expired", e.Expired, "reconnect", direct, "check", gone)
 }
 
 // run is the pull's goroutine: connect, feed, retry, until it ends.
@@ -429,7 +429,7 @@ func (p *pull) feed() (fed bool, err error) {
 	if err := keepAliveUpstream(conn, max(period/3, time.Second)); err != nil {
 		cs.log.Warn("cluster pull: no keepalive on the upstream connection", "user", k.User, "channel", k.Channel, "err", err)
 	}
-	u := &upstream{conn: conn, node: node, session: e.Session, period: period}
+	u := newUpstream(conn, node, e.Origin, e.Session, period)
 	cs.pullConnects.Add(1)
 	if err := cs.node.RegisterPull(p.ctx, k, node); err != nil {
 		cs.log.Warn("cluster pull not registered in the directory", "user", k.User, "channel", k.Channel, "err", err)

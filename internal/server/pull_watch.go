@@ -1,13 +1,13 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fstream/fstream/internal/client"
@@ -23,13 +23,16 @@ import (
 //     least a second) and, on Linux, TCP_USER_TIMEOUT, so that a peer gone
 //     from the network fails the read within four probe periods instead of
 //     the kernel's minutes.
-//  2. The directory, pushed: the channel's entry gone (released, or the
-//     origin's heartbeat expired) or claimed by another origin process cuts
-//     the upstream at once (upstreamChanged); the pull re-resolves.
+//  2. The directory, pushed: the channel claimed by another origin
+//     process cuts the upstream at once (upstreamChanged); its entry
+//     expired (the origin's heartbeat stopped) while the upstream is quiet
+//     makes the pull check at once, as in 3.
 //  3. The directory, asked: after a read silence of one TTL the pull asks
 //     whether the channel still has the origin it connected under, and,
 //     when it pulls from a relay, whether the relay is still in the
-//     directory. For a media channel the directory holds (its broadcaster
+//     directory; a record that vanished (perhaps a late heartbeat) is
+//     followed by a ping of its node over NATS, and only silence there
+//     gives the upstream up. For a media channel the directory holds (its broadcaster
 //     is live there) a silence of mediaSilenceGOPs GOPs is a broken path:
 //     the pull cuts and connects again. A generic stream may be silent by
 //     nature, so for it silence alone never cuts.
@@ -58,20 +61,32 @@ func upstreamLost(format string, args ...any) error {
 type upstream struct {
 	conn    net.Conn
 	node    string        // the node it comes from
+	origin  string        // the origin node it carries; guarded by mu
 	session string        // the origin process it carries; guarded by mu
 	period  time.Duration // the silence that makes the pull ask the directory
+	last    atomic.Int64  // when the last byte arrived, in Unix nanoseconds
 
 	// mu is a leaf lock: it orders the read deadline's changes, so that a
 	// cut (a deadline in the past) is never undone by the reader pushing
 	// the deadline on.
-	// It guards session too.
-	mu    sync.Mutex
-	cause error // why the pull cut the connection; nil while it is wanted
+	// It guards origin and session too.
+	mu     sync.Mutex
+	cause  error // why the pull cut the connection; nil while it is wanted
+	poked  bool  // the directory asks for a check now: the deadline is past
 }
 
 // silencePeriod is how long a pull reads nothing before it asks the
 // directory about its upstream: the directory's TTL, at least a second.
 func silencePeriod(ttl time.Duration) time.Duration { return max(ttl, time.Second) }
+
+func newUpstream(conn net.Conn, node, origin, session string, period time.Duration) *upstream {
+	u := &upstream{conn: conn, node: node, origin: origin, session: session, period: period}
+	u.last.Store(time.Now().UnixNano())
+	return u
+}
+
+// silentFor is how long the upstream has sent nothing.
+func (u *upstream) silentFor() time.Duration { return time.Since(time.Unix(0, u.last.Load())) }
 
 // cut makes the reader return cause at once. The first cause wins.
 func (u *upstream) cut(cause error) {
@@ -83,33 +98,47 @@ func (u *upstream) cut(cause error) {
 	u.conn.SetReadDeadline(aLongTimeAgo)
 }
 
-// arm sets the read deadline to t, unless the connection was cut.
-func (u *upstream) arm(t time.Time) {
+// poke makes the reader check the upstream with the directory now.
+func (u *upstream) poke() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.cause == nil {
+		u.poked = true
+		u.conn.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+// arm sets the read deadline to t, unless the connection was cut or a
+// check is due.
+func (u *upstream) arm(t time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.cause == nil && !u.poked {
 		u.conn.SetReadDeadline(t)
 	}
 }
 
-// follow records the origin process a relay now pulls from.
-func (u *upstream) follow(session string) {
+// timedOut is called when a read passed its deadline: it returns why the
+// connection was cut, or nil (and clears a poke) when a check is due.
+func (u *upstream) timedOut() error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.session = session
-}
-
-// originSession is the origin process the connection carries.
-func (u *upstream) originSession() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.session
-}
-
-func (u *upstream) cutCause() error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	u.poked = false
 	return u.cause
+}
+
+// follow records the origin a relay now pulls from.
+func (u *upstream) follow(origin, session string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.origin, u.session = origin, session
+}
+
+// carries is the origin node and process the connection carries.
+func (u *upstream) carries() (origin, session string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.origin, u.session
 }
 
 // watchedReader reads an upstream connection under a read deadline of one
@@ -119,11 +148,10 @@ type watchedReader struct {
 	u     *upstream
 	check func(u *upstream, silent time.Duration) error
 	armed time.Time // when the deadline was last pushed on
-	last  time.Time // when the last byte arrived
 }
 
 func newWatchedReader(u *upstream, check func(*upstream, time.Duration) error) *watchedReader {
-	return &watchedReader{u: u, check: check, last: time.Now()}
+	return &watchedReader{u: u, check: check}
 }
 
 func (r *watchedReader) Read(b []byte) (int, error) {
@@ -136,15 +164,15 @@ func (r *watchedReader) Read(b []byte) (int, error) {
 		}
 		n, err := r.u.conn.Read(b)
 		if n > 0 {
-			r.last = time.Now()
+			r.u.last.Store(time.Now().UnixNano())
 		}
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
-		if cause := r.u.cutCause(); cause != nil {
+		if cause := r.u.timedOut(); cause != nil {
 			return n, cause
 		}
-		if err := r.check(r.u, time.Since(r.last)); err != nil {
+		if err := r.check(r.u, r.u.silentFor()); err != nil {
 			r.u.cut(err)
 			return n, err
 		}
@@ -156,31 +184,39 @@ func (r *watchedReader) Read(b []byte) (int, error) {
 }
 
 // checkSilence asks the directory whether the pull should go on waiting
-// on an upstream that has sent nothing for silent.
+// on an upstream that has sent nothing for silent (or whose channel's
+// entry just expired). A record that vanished may be a late heartbeat, so
+// the node it named is pinged before the upstream is given up.
 func (p *pull) checkSilence(u *upstream, silent time.Duration) error {
 	cs := p.cs
 	k := cluster.Key(p.key)
-	ctx, cancel := context.WithTimeout(p.ctx, cluster.DefaultOpTimeout)
-	defer cancel()
-	e, err := cs.node.Lookup(ctx, k)
+	silent = silent.Round(time.Millisecond)
+	origin, session := u.carries()
+	e, err := cs.node.Lookup(p.ctx, k)
 	switch {
 	case errors.Is(err, cluster.ErrNotFound):
-		return upstreamLost("silent for %v, and the channel is no longer in the directory", silent.Round(time.Millisecond))
+		if s, err := cs.node.Ping(p.ctx, origin); err != nil || s != session {
+			return upstreamLost("silent for %v; the channel left the directory and its origin %s does not answer", silent, origin)
+		}
+		cs.log.Info("cluster pull: the channel's entry is gone but its origin answers; waiting on", "user", k.User, "channel", k.Channel, "origin", origin)
+		return nil
 	case err != nil:
 		return nil // the directory cannot tell: go on as without it
-	case e.Session != u.originSession():
-		return upstreamLost("silent for %v, and the channel has a new origin (%s)", silent.Round(time.Millisecond), e.Origin)
+	case e.Session != session:
+		return upstreamLost("silent for %v, and the channel has a new origin (%s)", silent, e.Origin)
 	}
 	if u.node != e.Origin {
-		_, err := cs.node.LookupNode(ctx, u.node)
+		_, err := cs.node.LookupNode(p.ctx, u.node)
 		if errors.Is(err, cluster.ErrNotFound) {
-			return upstreamLost("silent for %v, and relay %s is no longer in the directory", silent.Round(time.Millisecond), u.node)
+			if _, err := cs.node.Ping(p.ctx, u.node); err != nil {
+				return upstreamLost("silent for %v; relay %s left the directory and does not answer", silent, u.node)
+			}
 		}
 	}
 	if ch := cs.s.hub.Channel(p.key); ch != nil {
 		gop := ch.Stats().Media.GOPDuration
 		if gop > 0 && silent >= max(mediaSilenceGOPs*gop, u.period) {
-			return upstreamLost("no byte for %v (GOP %v) while %s holds the channel", silent.Round(time.Millisecond), gop.Round(time.Millisecond), e.Origin)
+			return upstreamLost("no byte for %v (GOP %v) while %s holds the channel", silent, gop.Round(time.Millisecond), e.Origin)
 		}
 	}
 	return nil

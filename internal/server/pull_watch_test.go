@@ -40,7 +40,7 @@ func tcpPair(t *testing.T) (client, server net.Conn) {
 // ends a read at once and is never undone by the reader.
 func TestWatchedReader(t *testing.T) {
 	c, peer := tcpPair(t)
-	u := &upstream{conn: c, node: "o", session: "s", period: 20 * time.Millisecond}
+	u := newUpstream(c, "o", "o", "s", 20*time.Millisecond)
 	var checks atomic.Int32
 	verdict := make(chan error, 1)
 	r := newWatchedReader(u, func(got *upstream, silent time.Duration) error {
@@ -79,9 +79,38 @@ func TestWatchedReader(t *testing.T) {
 		t.Fatalf("read after the cut: %v, want the cut's reason again", err)
 	}
 
+	// A poke (the directory saw the entry expire) checks at once, however
+	// long the period, and the reader waits on when the check says so.
+	c3, peer3 := tcpPair(t)
+	u3 := newUpstream(c3, "o", "o", "s", time.Hour)
+	poked := make(chan struct{}, 1)
+	r3 := newWatchedReader(u3, func(*upstream, time.Duration) error { poked <- struct{}{}; return nil })
+	got3 := make(chan string, 1)
+	go func() {
+		b := make([]byte, 5)
+		n, _ := io.ReadAtLeast(r3, b, 5)
+		got3 <- string(b[:n])
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		u3.poke()
+		select {
+		case <-poked:
+		case <-time.After(10 * time.Millisecond):
+			if time.Now().Before(deadline) {
+				continue // poked before the read began: the reader armed afterwards
+			}
+			t.Fatal("a poke made no check")
+		}
+		break
+	}
+	peer3.Write([]byte("three"))
+	if s := <-got3; s != "three" {
+		t.Fatalf("after a poke: read %q, want the stream to go on", s)
+	}
+
 	// A cut from outside while a read waits.
 	c2, _ := tcpPair(t)
-	u2 := &upstream{conn: c2, node: "o", session: "s", period: time.Hour}
+	u2 := newUpstream(c2, "o", "o", "s", time.Hour)
 	r2 := newWatchedReader(u2, func(*upstream, time.Duration) error { return nil })
 	done := make(chan error, 1)
 	go func() { _, err := r2.Read(buf); done <- err }()

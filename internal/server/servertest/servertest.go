@@ -6,6 +6,7 @@
 package servertest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -14,6 +15,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -288,3 +291,20 @@ func StartDrain(c net.Conn) *Drain {
 
 // Wait waits until the connection has ended and returns d.
 func (d *Drain) Wait() *Drain { d.wg.Wait(); return d }
+
+// DecodeErrors decodes an MPEG-TS stream with ffmpeg (which the caller
+// made sure is installed) and returns its error lines: none for a stream a
+// player shows cleanly.
+func DecodeErrors(t testing.TB, data []byte) []string {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", "-v", "error", "-i", "-", "-f", "null", "-")
+	cmd.Stdin = bytes.NewReader(data)
+	out, _ := cmd.CombinedOutput()
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
