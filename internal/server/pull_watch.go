@@ -70,9 +70,9 @@ type upstream struct {
 	// cut (a deadline in the past) is never undone by the reader pushing
 	// the deadline on.
 	// It guards origin and session too.
-	mu     sync.Mutex
-	cause  error // why the pull cut the connection; nil while it is wanted
-	poked  bool  // the directory asks for a check now: the deadline is past
+	mu    sync.Mutex
+	cause error // why the pull cut the connection; nil while it is wanted
+	poked bool  // the directory asks for a check now: the deadline is past
 }
 
 // silencePeriod is how long a pull reads nothing before it asks the
