@@ -195,12 +195,15 @@ func (p *pull) checkSilence(u *upstream, silent time.Duration) error {
 	e, err := cs.node.Lookup(p.ctx, k)
 	switch {
 	case errors.Is(err, cluster.ErrNotFound):
-		if s, err := cs.node.Ping(p.ctx, origin); err != nil || s != session {
+		s, err := cs.node.Ping(p.ctx, origin)
+		if errors.Is(err, cluster.ErrNoAnswer) || err == nil && s != session {
 			return upstreamLost("silent for %v; the channel left the directory and its origin %s does not answer", silent, origin)
 		}
-		cs.log.Info("cluster pull: the channel's entry is gone but its origin answers; waiting on", "user", k.User, "channel", k.Channel, "origin", origin)
+		cs.log.Info("cluster pull: the channel's entry is gone but its origin answers, or cannot be asked; waiting on",
+			"user", k.User, "channel", k.Channel, "origin", origin, "err", err)
 		return nil
 	case err != nil:
+		cs.log.Debug("cluster pull: silent upstream not checked", "user", k.User, "channel", k.Channel, "err", err)
 		return nil // the directory cannot tell: go on as without it
 	case e.Session != session:
 		return upstreamLost("silent for %v, and the channel has a new origin (%s)", silent, e.Origin)
@@ -208,7 +211,7 @@ func (p *pull) checkSilence(u *upstream, silent time.Duration) error {
 	if u.node != e.Origin {
 		_, err := cs.node.LookupNode(p.ctx, u.node)
 		if errors.Is(err, cluster.ErrNotFound) {
-			if _, err := cs.node.Ping(p.ctx, u.node); err != nil {
+			if _, err := cs.node.Ping(p.ctx, u.node); errors.Is(err, cluster.ErrNoAnswer) {
 				return upstreamLost("silent for %v; relay %s left the directory and does not answer", silent, u.node)
 			}
 		}
