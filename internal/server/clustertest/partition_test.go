@@ -3,6 +3,7 @@ package clustertest_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -54,59 +55,63 @@ func (b *logBuffer) contains(s string) bool {
 
 // partitionable starts n0, reaching NATS and reached by the other nodes
 // through proxies, and n1, n2 as usual, all with the broadcaster grace
-// given; n1's log is also collected. The proxies are cut when the test
-// ends, before the nodes stop, so that n0 does not come back meanwhile.
+// and max-pulls given; their logs are also collected. The proxies are cut
+// when the test ends, before the nodes stop, so that n0 does not come
+// back meanwhile.
 type partitionable struct {
 	nats, link *natstest.Proxy
 	nodes      []*clustertest.Node
-	n1log      *logBuffer
+	logs       []*logBuffer
 }
 
-func startPartitionable(t *testing.T, grace time.Duration) *partitionable {
+func startPartitionable(t *testing.T, grace time.Duration, maxPulls int) *partitionable {
 	t.Helper()
 	ns := natstest.Start(t)
-	p := &partitionable{nats: natstest.StartProxy(t, ns.Addr()), link: natstest.StartProxy(t, ""), n1log: &logBuffer{}}
-	p.nodes = append(p.nodes, clustertest.StartNode(t, ns, "n0", func(c *server.Config, cc *server.ClusterConfig) {
-		c.BroadcasterGrace = grace
-		cc.Cluster.URLs = []string{p.nats.URL()}
-		cc.Cluster.Advertise = p.link.Addr()
-	}))
+	p := &partitionable{nats: natstest.StartProxy(t, ns.Addr()), link: natstest.StartProxy(t, "")}
+	for i := range 3 {
+		log := &logBuffer{}
+		p.logs = append(p.logs, log)
+		p.nodes = append(p.nodes, clustertest.StartNode(t, ns, fmt.Sprintf("n%d", i), func(c *server.Config, cc *server.ClusterConfig) {
+			c.BroadcasterGrace = grace
+			c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), log), &slog.HandlerOptions{Level: slog.LevelDebug}))
+			cc.Cluster.MaxPulls = maxPulls
+			if i == 0 {
+				cc.Cluster.URLs = []string{p.nats.URL()}
+				cc.Cluster.Advertise = p.link.Addr()
+			}
+		}))
+	}
 	p.link.SetTarget(p.nodes[0].Addr)
-	p.nodes = append(p.nodes, clustertest.StartNode(t, ns, "n1", func(c *server.Config, _ *server.ClusterConfig) {
-		c.BroadcasterGrace = grace
-		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), p.n1log), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}))
-	p.nodes = append(p.nodes, clustertest.StartNode(t, ns, "n2", func(c *server.Config, _ *server.ClusterConfig) { c.BroadcasterGrace = grace }))
 	t.Cleanup(func() { p.nats.Cut(); p.link.Cut() })
 	return p
 }
 
-// lostLog is how n1 says it gave an upstream up (and why, after it).
+// lostLog is how a node says it gave an upstream up (and why, after it).
 const lostLog = "cluster pull: upstream lost"
 
-// waitLost polls until n1 has given up an upstream and logged why, and
-// fails the test if that takes longer than bound. The reason depends on
+// waitLost polls until node i has given up an upstream and logged why,
+// and fails the test if that takes longer than bound. The reason depends on
 // which check saw it first (the entry's expiry, or a silence check; on a
 // loaded machine the origin's heartbeat may even be late before the
 // partition), so only the log line is required.
-func (p *partitionable) waitLost(t *testing.T, bound time.Duration) {
+func (p *partitionable) waitLost(t *testing.T, i int, bound time.Duration) {
 	t.Helper()
 	start := time.Now()
-	for p.nodes[1].ClusterStats(t).PullsLost == 0 || !p.n1log.contains(lostLog) {
+	for p.nodes[i].ClusterStats(t).PullsLost == 0 || !p.logs[i].contains(lostLog) {
 		if time.Since(start) > bound {
-			t.Fatalf("n1 did not give its upstream up within %v (pulls lost %d, logged: %v)",
-				bound, p.nodes[1].ClusterStats(t).PullsLost, p.n1log.contains(lostLog))
+			t.Fatalf("n%d did not give its upstream up within %v (pulls lost %d, logged: %v)",
+				i, bound, p.nodes[i].ClusterStats(t).PullsLost, p.logs[i].contains(lostLog))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("n1 gave its upstream up %v after the partition", time.Since(start).Round(time.Millisecond))
+	t.Logf("n%d gave its upstream up %v after the partition", i, time.Since(start).Round(time.Millisecond))
 }
 
 // TestSilentOriginFailover: the origin n0 is cut off silently; n1 gives
 // its pull up when n0's entry expires, and its watchers, still connected
 // through the grace period, get the stream of a new broadcaster on n2.
 func TestSilentOriginFailover(t *testing.T) {
-	p := startPartitionable(t, 60*time.Second)
+	p := startPartitionable(t, 60*time.Second, cluster.DefaultMaxPulls)
 	stop := make(chan struct{})
 	b0 := servertest.MustHandshake(t, p.nodes[0].Addr, broadcast)
 	wait0 := repeat(b0, "FIRST", stop)
@@ -119,7 +124,7 @@ func TestSilentOriginFailover(t *testing.T) {
 
 	p.nats.Blackhole()
 	p.link.Blackhole()
-	p.waitLost(t, detectBound)
+	p.waitLost(t, 1, detectBound)
 	b2 := servertest.MustHandshake(t, p.nodes[2].Addr, broadcast)
 	wait2 := repeat(b2, "SECOND", stop)
 	defer func() { close(stop); wait0(); wait2() }()
@@ -136,7 +141,7 @@ func TestSilentOriginFailover(t *testing.T) {
 // period ran out, instead of waiting on a silent socket for ever.
 func TestSilentOriginEnds(t *testing.T) {
 	const grace = 2 * time.Second
-	p := startPartitionable(t, grace)
+	p := startPartitionable(t, grace, cluster.DefaultMaxPulls)
 	stop := make(chan struct{})
 	b0 := servertest.MustHandshake(t, p.nodes[0].Addr, broadcast)
 	wait0 := repeat(b0, "FIRST", stop)
@@ -146,7 +151,7 @@ func TestSilentOriginEnds(t *testing.T) {
 
 	p.nats.Blackhole()
 	p.link.Blackhole()
-	p.waitLost(t, detectBound)
+	p.waitLost(t, 1, detectBound)
 	// The watcher's connection ends within the grace period (and the
 	// retries' lookups of a channel that is not in the directory).
 	w.SetReadDeadline(time.Now().Add(grace + detectBound))
@@ -161,7 +166,7 @@ func TestSilentOriginEnds(t *testing.T) {
 // the link is back its watcher, still connected, gets the stream again.
 func TestSilentLinkMedia(t *testing.T) {
 	data := makeTS(t) // a keyframe a second
-	p := startPartitionable(t, 60*time.Second)
+	p := startPartitionable(t, 60*time.Second, cluster.DefaultMaxPulls)
 	stop := make(chan struct{})
 	b0 := servertest.MustHandshake(t, p.nodes[0].Addr, broadcast)
 	sent := make(chan struct{})
@@ -197,7 +202,7 @@ func TestSilentLinkMedia(t *testing.T) {
 	p.link.Blackhole()
 	// Four GOPs of silence (at least one TTL), seen at the next silence
 	// check, one TTL later at most; doubled, plus slack.
-	p.waitLost(t, 2*(4*gop+2*clustertest.TTL+2*clustertest.OpTimeout)+5*time.Second)
+	p.waitLost(t, 1, 2*(4*gop+2*clustertest.TTL+2*clustertest.OpTimeout)+5*time.Second)
 	before := got.Load()
 	p.link.Restore()
 	servertest.WaitFor(t, "the watcher on n1 to get the stream again", func() bool { return got.Load() > before+64<<10 })
@@ -214,7 +219,7 @@ func (c countWriter) Write(b []byte) (int, error) { c.n.Add(int64(len(b))); retu
 // and its watcher every byte, and n0 claims the channel again when NATS
 // is back.
 func TestOriginOffNATSKeepsFlowingPull(t *testing.T) {
-	p := startPartitionable(t, 60*time.Second)
+	p := startPartitionable(t, 60*time.Second, cluster.DefaultMaxPulls)
 	stop := make(chan struct{})
 	b0 := servertest.MustHandshake(t, p.nodes[0].Addr, broadcast)
 	wait0 := repeat(b0, "FIRST", stop)
@@ -229,7 +234,7 @@ func TestOriginOffNATSKeepsFlowingPull(t *testing.T) {
 		_, err := p.nodes[2].ClusterNode().Lookup(t.Context(), key)
 		return errors.Is(err, cluster.ErrNotFound)
 	})
-	servertest.WaitFor(t, "n1 to hear of it", func() bool { return p.n1log.contains("expired=true") })
+	servertest.WaitFor(t, "n1 to hear of it", func() bool { return p.logs[1].contains("expired=true") })
 	p.nats.Restore()
 	servertest.WaitFor(t, "n0 to claim the channel again", func() bool {
 		e, err := p.nodes[2].ClusterNode().Lookup(t.Context(), key)
@@ -239,4 +244,39 @@ func TestOriginOffNATSKeepsFlowingPull(t *testing.T) {
 	if st := p.nodes[1].ClusterStats(t); st.PullsLost != 0 || st.PullConnects != connects {
 		t.Errorf("n1 lost %d pulls and connected %d times more; want the flowing upstream kept", st.PullsLost, st.PullConnects-connects)
 	}
+}
+
+// TestSilentRelay: with max-pulls 1, n0 pulls from the origin n1 and n2
+// pulls through n0. n0 is cut off silently: n2's silence check finds n0's
+// node record gone and n0 not answering a ping, gives the relay up, and
+// pulls from the origin itself; its watcher stays connected throughout.
+func TestSilentRelay(t *testing.T) {
+	p := startPartitionable(t, 60*time.Second, 1)
+	stop := make(chan struct{})
+	b := servertest.MustHandshake(t, p.nodes[1].Addr, broadcast)
+	wait := repeat(b, "FIRST", stop)
+	defer func() { close(stop); wait() }()
+	readUntil(t, servertest.MustHandshake(t, p.nodes[0].Addr, watch), "FIRST") // n0 ← n1
+	w := servertest.MustHandshake(t, p.nodes[2].Addr, watch)                   // n2 ← n0
+	readUntil(t, w, "FIRST")
+	key := hub.Key{User: "fier", Channel: "cam"}
+	fedBy := func(node string) func() bool {
+		return func() bool {
+			ch := p.nodes[2].Hub().Channel(key)
+			if ch == nil {
+				return false
+			}
+			in := ch.Info()
+			return in.Broadcaster != nil && strings.HasPrefix(in.Broadcaster.Remote, "node "+node+" ")
+		}
+	}
+	if !fedBy("n0")() {
+		t.Fatalf("n2's channel is fed by %+v, want the relay n0", p.nodes[2].Hub().Channel(key).Info().Broadcaster)
+	}
+
+	p.nats.Blackhole()
+	p.link.Blackhole()
+	p.waitLost(t, 2, detectBound)
+	servertest.WaitFor(t, "n2 to pull from the origin n1", fedBy("n1"))
+	readUntil(t, w, "FIRST")
 }
