@@ -1,14 +1,12 @@
 package clustertest_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,24 +33,6 @@ import (
 // busy machine; polled, never slept.
 const detectBound = 2*(clustertest.TTL+clustertest.TTL/3+clustertest.TTL+2*clustertest.OpTimeout) + 5*time.Second
 
-// logBuffer collects a node's log lines for a test to look for a reason.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) contains(s string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Contains(b.buf.String(), s)
-}
-
 // partitionable starts n0, reaching NATS and reached by the other nodes
 // through proxies, and n1, n2 as usual, all with the broadcaster grace
 // and max-pulls given; their logs are also collected. The proxies are cut
@@ -61,7 +41,7 @@ func (b *logBuffer) contains(s string) bool {
 type partitionable struct {
 	nats, link *natstest.Proxy
 	nodes      []*clustertest.Node
-	logs       []*logBuffer
+	logs       []*servertest.LogBuffer
 }
 
 func startPartitionable(t *testing.T, grace time.Duration, maxPulls int) *partitionable {
@@ -69,7 +49,7 @@ func startPartitionable(t *testing.T, grace time.Duration, maxPulls int) *partit
 	ns := natstest.Start(t)
 	p := &partitionable{nats: natstest.StartProxy(t, ns.Addr()), link: natstest.StartProxy(t, "")}
 	for i := range 3 {
-		log := &logBuffer{}
+		log := &servertest.LogBuffer{}
 		p.logs = append(p.logs, log)
 		p.nodes = append(p.nodes, clustertest.StartNode(t, ns, fmt.Sprintf("n%d", i), func(c *server.Config, cc *server.ClusterConfig) {
 			c.BroadcasterGrace = grace
@@ -97,10 +77,10 @@ const lostLog = "cluster pull: upstream lost"
 func (p *partitionable) waitLost(t *testing.T, i int, bound time.Duration) {
 	t.Helper()
 	start := time.Now()
-	for p.nodes[i].ClusterStats(t).PullsLost == 0 || !p.logs[i].contains(lostLog) {
+	for p.nodes[i].ClusterStats(t).PullsLost == 0 || !strings.Contains(p.logs[i].String(), lostLog) {
 		if time.Since(start) > bound {
 			t.Fatalf("n%d did not give its upstream up within %v (pulls lost %d, logged: %v)",
-				i, bound, p.nodes[i].ClusterStats(t).PullsLost, p.logs[i].contains(lostLog))
+				i, bound, p.nodes[i].ClusterStats(t).PullsLost, strings.Contains(p.logs[i].String(), lostLog))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -234,7 +214,7 @@ func TestOriginOffNATSKeepsFlowingPull(t *testing.T) {
 		_, err := p.nodes[2].ClusterNode().Lookup(t.Context(), key)
 		return errors.Is(err, cluster.ErrNotFound)
 	})
-	servertest.WaitFor(t, "n1 to hear of it", func() bool { return p.logs[1].contains("expired=true") })
+	servertest.WaitFor(t, "n1 to hear of it", func() bool { return strings.Contains(p.logs[1].String(), "expired=true") })
 	p.nats.Restore()
 	servertest.WaitFor(t, "n0 to claim the channel again", func() bool {
 		e, err := p.nodes[2].ClusterNode().Lookup(t.Context(), key)
