@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/fstream/fstream/internal/cluster/natstest"
 )
 
 func TestKickReachesEveryNode(t *testing.T) {
@@ -117,10 +115,7 @@ func TestBucketTTLWins(t *testing.T) {
 // node cut off itself cannot ask.
 func TestPing(t *testing.T) {
 	ns := startNATS(t)
-	proxy := natstest.StartProxy(t, ns.Addr())
-	cfgA := testConfig(ns, "a")
-	cfgA.URLs = []string{proxy.URL()}
-	a := openNode(t, cfgA)
+	a, proxy := openBehindProxy(t, ns, "a")
 	b := openNode(t, testConfig(ns, "b"))
 	ctx := ctxT(t)
 	if s, err := b.Ping(ctx, "a"); err != nil || s != a.Session() {

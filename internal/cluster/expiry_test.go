@@ -5,8 +5,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/fstream/fstream/internal/cluster/natstest"
 )
 
 // within is the bound of every "eventually" about expiry: generous, as the
@@ -79,10 +77,7 @@ func TestCloseWithoutRelease(t *testing.T) {
 // is back it claims its channel again, unless another node took it.
 func TestPartition(t *testing.T) {
 	ns := startNATS(t)
-	proxy := natstest.StartProxy(t, ns.Addr())
-	cfgA := testConfig(ns, "a")
-	cfgA.URLs = []string{proxy.URL()}
-	a := openNode(t, cfgA)
+	a, proxy := openBehindProxy(t, ns, "a")
 	b := openNode(t, testConfig(ns, "b"))
 	ctx := ctxT(t)
 	k1, k2 := Key{"u", "kept"}, Key{"u", "lost"}
@@ -198,10 +193,7 @@ func TestNATSRestart(t *testing.T) {
 // back.
 func TestClaimDuringOutage(t *testing.T) {
 	ns := startNATS(t)
-	proxy := natstest.StartProxy(t, ns.Addr())
-	cfgA := testConfig(ns, "a")
-	cfgA.URLs = []string{proxy.URL()}
-	a := openNode(t, cfgA)
+	a, proxy := openBehindProxy(t, ns, "a")
 	var evB events
 	cfgB := testConfig(ns, "b")
 	evB.hook(&cfgB)

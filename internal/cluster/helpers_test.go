@@ -56,6 +56,16 @@ func openNode(t *testing.T, cfg Config) *Node {
 	return n
 }
 
+// openBehindProxy opens a node named name that reaches ns through a proxy, so
+// that the test can cut it off NATS alone.
+func openBehindProxy(t *testing.T, ns *natstest.NATS, name string) (*Node, *natstest.Proxy) {
+	t.Helper()
+	proxy := natstest.StartProxy(t, ns.Addr())
+	cfg := testConfig(ns, name)
+	cfg.URLs = []string{proxy.URL()}
+	return openNode(t, cfg), proxy
+}
+
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
