@@ -1,0 +1,102 @@
+package record
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fstream/fstream/internal/hub/hubtest"
+)
+
+// feed gives the segmenter stream in pieces of the sizes given in turn,
+// moving the clock so that the whole stream takes dur.
+func feed(seg *segmenter, clock *hubtest.Clock, stream []byte, sizes []int, dur time.Duration) {
+	perByte := float64(dur) / float64(len(stream))
+	for i, off := 0, 0; off < len(stream); i++ {
+		n := min(sizes[i%len(sizes)], len(stream)-off)
+		seg.add(stream[off:off+n], clock.Now())
+		clock.Advance(time.Duration(perByte * float64(n)))
+		off += n
+	}
+}
+
+func newSegmenter(t *testing.T, clock *hubtest.Clock, segment time.Duration, log *logBuffer) *segmenter {
+	return &segmenter{
+		dir: filepath.Join(t.TempDir(), "alice", "cam"), segment: segment, clock: clock,
+		log: newLogger(log), st: new(chanStats), minWait: time.Second, maxWait: 8 * time.Second,
+	}
+}
+
+// TestSegmenterRollsOverAtKeyframes records 2 s streams with a keyframe
+// every 0.5 s in 0.4 s segments: each file starts at a keyframe (with the
+// PAT and PMT first), ffprobe reads each without a word, and the files
+// together hold the whole stream.
+func TestSegmenterRollsOverAtKeyframes(t *testing.T) {
+	needTool(t, "ffprobe")
+	for _, tt := range []struct {
+		fixture, ext string
+		prefix       int // bytes each later file starts with that are not in the stream
+		sizes        []int
+	}{
+		{"h264.ts", ".ts", 2 * tsPacket, []int{1316}},
+		{"h264.ts", ".ts", 2 * tsPacket, []int{1, 187, 189, 1000, 300}},
+		{"h265.ts", ".ts", 2 * tsPacket, []int{940}},
+		{"h264.h264", ".h264", 0, []int{500, 13}},
+		{"h265.h265", ".h265", 0, []int{600}},
+	} {
+		t.Run(tt.fixture, func(t *testing.T) {
+			stream := fixture(t, tt.fixture)
+			clock := hubtest.NewClock()
+			var log logBuffer
+			seg := newSegmenter(t, clock, 400*time.Millisecond, &log)
+			seg.restart()
+			feed(seg, clock, stream, tt.sizes, 2*time.Second)
+			seg.finish()
+
+			names := files(t, seg.dir)
+			if len(names) < 3 || len(names) > 4 {
+				t.Fatalf("%d files %v, want 3 or 4", len(names), names)
+			}
+			var joined []byte
+			for i, name := range names {
+				if !strings.HasSuffix(name, tt.ext) {
+					t.Errorf("file %s: want extension %s", name, tt.ext)
+				}
+				path := filepath.Join(seg.dir, name)
+				stderr, packets, key := probe(t, path)
+				if stderr != "" || packets == 0 || !key {
+					t.Errorf("file %d %s: ffprobe said %q; %d video packets, first a keyframe: %v", i, name, stderr, packets, key)
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.ext == ".ts" && len(b)%tsPacket != 0 {
+					t.Errorf("file %s: %d bytes, not whole packets", name, len(b))
+				}
+				// The first file starts with the stream; later ones with
+				// the PAT (PID 0) and PMT before their keyframe.
+				if tt.ext == ".ts" && i > 0 && (b[0] != 0x47 || b[1]&0x1f != 0 || b[2] != 0) {
+					t.Errorf("file %s starts % x: want the PAT first", name, b[:3])
+				}
+				if i > 0 {
+					b = b[tt.prefix:]
+				}
+				joined = append(joined, b...)
+			}
+			want := stream
+			if tt.ext == ".ts" {
+				want = want[:len(want)-len(want)%tsPacket]
+			}
+			if !bytes.Equal(joined, want) {
+				t.Errorf("the files hold %d bytes of the stream; want the %d sent", len(joined), len(want))
+			}
+			if st := seg.st.snapshot(hubKey); st.Files != int64(len(names)) || st.Errors != [numKinds]int64{} {
+				t.Errorf("stats %+v, want %d files and no errors", st, len(names))
+			}
+		})
+	}
+}
