@@ -57,11 +57,11 @@ type segmenter struct {
 	fileFrom  int64 // stream position of the file's first stream byte
 	written   int64 // bytes in f
 
-	stopped bool // by a disk error: waiting for retryAt and a join point
-	retryAt time.Time
-	backoff time.Duration
-	minWait time.Duration
-	maxWait time.Duration
+	stopped   bool // by a disk error: waiting for retryAt and a join point
+	retryAt   time.Time
+	backoff   time.Duration
+	minWait   time.Duration
+	maxWait   time.Duration
 	stoppedAt time.Time
 }
 
