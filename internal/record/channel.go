@@ -130,7 +130,6 @@ func (rec *recording) write() {
 	seg := &segmenter{
 		dir:     joinDir(cfg.Dir, rec.key),
 		segment: cfg.Segment,
-		clock:   rec.r.clock,
 		log:     cfg.Logger.With("user", rec.key.User, "channel", rec.key.Channel),
 		st:      rec.st,
 		onDone:  rec.r.kickPrune,

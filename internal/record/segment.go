@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fstream/fstream/internal/hub"
 	"github.com/fstream/fstream/internal/media"
 )
 
@@ -40,13 +39,13 @@ const (
 type segmenter struct {
 	dir     string // Dir/USER/CHANNEL
 	segment time.Duration
-	clock   hub.Clock
 	log     *slog.Logger
 	st      *chanStats
 	onDone  func() // a file was finished: time for retention
 
 	tr      *media.Tracker
 	format  media.Format
+	now     time.Time // arrival time of the bytes being added: the segmenter's clock
 	lastSeq uint64 // the newest join point's Seq seen
 	base    int64  // stream position of pend[0]
 	pend    []byte // bytes not written yet
@@ -78,6 +77,7 @@ func (s *segmenter) add(data []byte, at time.Time) {
 	if s.tr == nil {
 		s.restart()
 	}
+	s.now = at
 	s.tr.Write(data, at)
 	s.pend = append(s.pend, data...)
 	format := s.tr.Format()
@@ -93,7 +93,7 @@ func (s *segmenter) add(data []byte, at time.Time) {
 		// A subscription's first bytes (the hub started it at a join
 		// point) or a generic stream rolling over.
 		s.open(format, at, nil, s.base)
-	case s.clock.Since(s.fileStart) < s.segment:
+	case at.Sub(s.fileStart) < s.segment:
 	case !format.IsMedia():
 		s.flush(format, true)
 		s.closeFile()
@@ -134,7 +134,7 @@ func (s *segmenter) cut(format media.Format, jp media.JoinPoint, at time.Time) {
 // Until then the stream is dropped, keeping only what a join point may
 // still need.
 func (s *segmenter) resume(format media.Format, jp media.JoinPoint, isNew bool, at time.Time) {
-	if s.clock.Now().Before(s.retryAt) || (format.IsMedia() && !(isNew && jp.Pos >= s.base)) {
+	if at.Before(s.retryAt) || (format.IsMedia() && !(isNew && jp.Pos >= s.base)) {
 		s.drop(int(min(s.tr.RetainFrom(), s.base+int64(len(s.pend))) - s.base))
 		return
 	}
@@ -143,7 +143,7 @@ func (s *segmenter) resume(format media.Format, jp media.JoinPoint, isNew bool, 
 	}
 	s.drop(int(jp.Pos - s.base))
 	if s.open(format, joinTime(jp, at), jp.Prefix, jp.Pos) {
-		s.log.Info("recording resumed", "file", s.path, "stopped_for", s.clock.Since(s.stoppedAt).Round(time.Millisecond))
+		s.log.Info("recording resumed", "file", s.path, "stopped_for", at.Sub(s.stoppedAt).Round(time.Millisecond))
 	}
 }
 
@@ -176,7 +176,7 @@ func (s *segmenter) open(format media.Format, t time.Time, prefix []byte, from i
 		s.stop(err)
 		return false
 	}
-	s.f, s.fileStart, s.fileFrom, s.written = f, s.clock.Now(), from, 0
+	s.f, s.fileStart, s.fileFrom, s.written = f, t, from, 0
 	s.stopped = false
 	s.backoff = 0
 	s.st.setFile(s.path)
@@ -276,12 +276,12 @@ func (s *segmenter) stop(err error) {
 		s.drop(int(min(max(s.tr.RetainFrom()-s.base, 0), int64(len(s.pend)))))
 	}
 	s.backoff = min(max(2*s.backoff, s.minWait), s.maxWait)
-	s.retryAt = s.clock.Now().Add(s.backoff)
+	s.retryAt = s.now.Add(s.backoff)
 	if s.stopped {
 		s.log.Debug("recording still stopped", "err", err, "retry_in", s.backoff)
 		return
 	}
-	s.stopped, s.stoppedAt = true, s.clock.Now()
+	s.stopped, s.stoppedAt = true, s.now
 	s.log.Error(fmt.Sprintf("recording stopped: %s; retrying with a new file", errorKinds[kind]),
 		"dir", s.dir, "err", err, "retry_in", s.backoff)
 	if kind == kindDiskFull && s.onDone != nil {

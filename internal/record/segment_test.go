@@ -25,7 +25,7 @@ func feed(seg *segmenter, clock *hubtest.Clock, stream []byte, sizes []int, dur 
 
 func newSegmenter(t *testing.T, clock *hubtest.Clock, segment time.Duration, log *logBuffer) *segmenter {
 	return &segmenter{
-		dir: filepath.Join(t.TempDir(), "alice", "cam"), segment: segment, clock: clock,
+		dir: filepath.Join(t.TempDir(), "alice", "cam"), segment: segment,
 		log: newLogger(log), st: new(chanStats), minWait: time.Second, maxWait: 8 * time.Second,
 	}
 }
@@ -98,5 +98,64 @@ func TestSegmenterRollsOverAtKeyframes(t *testing.T) {
 				t.Errorf("stats %+v, want %d files and no errors", st, len(names))
 			}
 		})
+	}
+}
+
+// TestSegmenterStopsAndResumes blocks the channel's directory (a file
+// where it should be): the recording stops with one log line and a count,
+// drops the stream, and resumes in a new file at a keyframe once the
+// directory can be made and the backoff is over.
+func TestSegmenterStopsAndResumes(t *testing.T) {
+	needTool(t, "ffprobe")
+	stream := fixture(t, "h264.ts")
+	clock := hubtest.NewClock()
+	var log logBuffer
+	seg := newSegmenter(t, clock, time.Hour, &log)
+	seg.minWait = 200 * time.Millisecond
+	if err := os.MkdirAll(filepath.Dir(seg.dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(seg.dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seg.restart()
+	// The first 40 % (0.8 s: keyframes at 0 and 0.5 s) while blocked.
+	cut := len(stream) * 2 / 5 / 188 * 188
+	feed(seg, clock, stream[:cut], []int{1316}, 800*time.Millisecond)
+	if st := seg.st.snapshot(hubKey); st.State != StateStopped || st.Errors[kindIO] == 0 || st.Files != 0 {
+		t.Fatalf("blocked: stats %+v, want stopped with I/O errors and no file", st)
+	}
+	if err := os.Remove(seg.dir); err != nil {
+		t.Fatal(err)
+	}
+	feed(seg, clock, stream[cut:], []int{1316}, 1200*time.Millisecond)
+	seg.finish()
+
+	if n := log.count("recording stopped"); n != 1 {
+		t.Errorf("%d stop lines, want 1:\n%s", n, log.String())
+	}
+	if n := log.count("recording resumed"); n != 1 {
+		t.Errorf("%d resume lines, want 1:\n%s", n, log.String())
+	}
+	names := files(t, seg.dir)
+	if len(names) != 1 {
+		t.Fatalf("files %v, want 1", names)
+	}
+	path := filepath.Join(seg.dir, names[0])
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) == 0 || len(b)%tsPacket != 0 || b[1]&0x1f != 0 || b[2] != 0 {
+		t.Fatalf("%d bytes: want whole packets, the PAT first", len(b))
+	}
+	if !bytes.HasSuffix(stream[:len(stream)/tsPacket*tsPacket], b[2*tsPacket:]) {
+		t.Error("the file after its PAT and PMT is not the end of the stream")
+	}
+	if stderr, packets, key := probe(t, path); stderr != "" || packets == 0 || !key {
+		t.Errorf("ffprobe said %q; %d video packets, first a keyframe: %v", stderr, packets, key)
+	}
+	if st := seg.st.snapshot(hubKey); st.State != StateRecording || st.Files != 1 {
+		t.Errorf("stats %+v, want recording, 1 file", st)
 	}
 }
