@@ -46,9 +46,9 @@ type segmenter struct {
 	tr      *media.Tracker
 	format  media.Format
 	now     time.Time // arrival time of the bytes being added: the segmenter's clock
-	lastSeq uint64 // the newest join point's Seq seen
-	base    int64  // stream position of pend[0]
-	pend    []byte // bytes not written yet
+	lastSeq uint64    // the newest join point's Seq seen
+	base    int64     // stream position of pend[0]
+	pend    []byte    // bytes not written yet
 
 	f         *os.File
 	path      string
