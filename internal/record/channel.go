@@ -103,6 +103,7 @@ func (rec *recording) pump(sub *hub.Subscription) (gap bool) {
 			data = append(data, b...)
 		}
 		rec.queued.Add(int64(n))
+		rec.st.received.Add(int64(n))
 		// Never blocks: only this goroutine sends, and the queue has room.
 		rec.queue <- item{data: data, at: rec.r.clock.Now(), fresh: fresh}
 		fresh = false

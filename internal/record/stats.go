@@ -40,6 +40,7 @@ func (s State) String() string {
 type chanStats struct {
 	state              atomic.Int32
 	bytes, files, gaps atomic.Int64
+	received           atomic.Int64 // bytes taken from the hub (tests wait for it)
 	errors             [numKinds]atomic.Int64
 	mu                 sync.Mutex
 	file               string // path of the file being written, or ""

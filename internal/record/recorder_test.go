@@ -1,0 +1,140 @@
+package record
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fstream/fstream/internal/hub"
+	"github.com/fstream/fstream/internal/hub/hubtest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// real-time limit (a hang, not a timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRecorderRecordsMatchingChannels runs a hub and a recorder on a fake
+// clock: a matching channel is recorded into files that roll over at
+// keyframes and together hold the stream byte for byte; List and Open see
+// them; a channel that does not match is not recorded.
+func TestRecorderRecordsMatchingChannels(t *testing.T) {
+	needTool(t, "ffprobe")
+	stream := fixture(t, "h264.ts")
+	clock := hubtest.NewClock()
+	h := hub.New(hub.Config{Buffer: 4 << 20, StallTimeout: time.Hour, Clock: clock})
+	defer h.Close()
+	alice := hub.Key{User: "alice", Channel: "cam"}
+	bob := hub.Key{User: "bob", Channel: "cam"}
+	pub, err := h.Publish(alice, hub.PublishOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := h.Publish(bob, hub.PublishOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	dir := t.TempDir()
+	var log logBuffer
+	r, err := New(Config{Dir: dir, Channels: []string{"alice/*"}, Segment: 4 * time.Second,
+		Clock: clock, Logger: newLogger(&log)}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "the recorder to watch alice/cam", func() bool { return h.Channel(alice).Stats().Watchers == 1 })
+
+	pr, pw := io.Pipe()
+	published := make(chan error, 1)
+	go func() {
+		_, err := pub.ReadFrom(pr)
+		pub.Close()
+		published <- err
+	}()
+	st := r.statsFor(alice)
+	perByte := float64(20*time.Second) / float64(len(stream)) // ten times slower than real: the segment is 4 s
+	for off := 0; off < len(stream); off += 1316 {
+		piece := stream[off:min(off+1316, len(stream))]
+		if _, err := pw.Write(piece); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the recorder to take the piece", func() bool { return st.received.Load() == int64(off+len(piece)) })
+		clock.Advance(time.Duration(perByte * float64(len(piece))))
+	}
+	pw.Close()
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the recording to end", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.active) == 0
+	})
+
+	recs, err := r.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) < 3 || len(recs) > 4 {
+		t.Fatalf("%d recordings %+v, want 3 or 4", len(recs), recs)
+	}
+	var joined []byte
+	for i, rec := range recs {
+		if rec.User != "alice" || rec.Channel != "cam" || rec.Recording || rec.Bytes == 0 {
+			t.Errorf("recording %+v", rec)
+		}
+		f, err := r.Open(rec.User, rec.Channel, rec.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || int64(len(b)) != rec.Bytes {
+			t.Fatalf("read %s: %d bytes, %v; listed %d", rec.File, len(b), err, rec.Bytes)
+		}
+		if stderr, packets, key := probe(t, filepath.Join(dir, "alice", "cam", rec.File)); stderr != "" || packets == 0 || !key {
+			t.Errorf("%s: ffprobe said %q; %d video packets, first a keyframe: %v", rec.File, stderr, packets, key)
+		}
+		if i > 0 {
+			b = b[2*tsPacket:]
+		}
+		joined = append(joined, b...)
+	}
+	if want := stream[:len(stream)/tsPacket*tsPacket]; !bytes.Equal(joined, want) {
+		t.Errorf("the files hold %d bytes; want the %d sent", len(joined), len(want))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bob")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("bob/cam was recorded: %v", err)
+	}
+	stats := r.Stats()
+	if len(stats) != 1 || stats[0].Key != alice || stats[0].State != StateIdle || stats[0].Files != int64(len(recs)) || stats[0].Gaps != 0 {
+		t.Errorf("stats %+v", stats)
+	}
+}
+
+// statsFor returns a channel's counters once its recording started.
+func (r *Recorder) statsFor(k hub.Key) *chanStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats[k]
+}
