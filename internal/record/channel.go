@@ -137,6 +137,7 @@ func (rec *recording) write() {
 		minWait: cfg.RetryMin,
 		maxWait: cfg.RetryMax,
 	}
+	seg.testHookWrite = cfg.testHookWrite
 	half := int64(cfg.Buffer / 2)
 	for it := range rec.queue {
 		if rec.queued.Add(-int64(len(it.data))) <= half {

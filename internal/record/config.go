@@ -59,6 +59,8 @@ type Config struct {
 	// Logger receives one line per start, gap, stop and resume. Nil
 	// discards.
 	Logger *slog.Logger
+
+	testHookWrite func() // tests: called before each file write (a slow disk)
 }
 
 // withDefaults fills the zero settings.

@@ -40,7 +40,7 @@ func TestRecorderRecordsMatchingChannels(t *testing.T) {
 	needTool(t, "ffprobe")
 	stream := fixture(t, "h264.ts")
 	clock := hubtest.NewClock()
-	h := hub.New(hub.Config{Buffer: 4 << 20, StallTimeout: time.Hour, Clock: clock})
+	h := hub.New(hub.Config{Buffer: 4 << 20, GOPCache: 2 << 20, StallTimeout: time.Hour, Clock: clock})
 	defer h.Close()
 	alice := hub.Key{User: "alice", Channel: "cam"}
 	bob := hub.Key{User: "bob", Channel: "cam"}
@@ -137,4 +137,94 @@ func (r *Recorder) statsFor(k hub.Key) *chanStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.stats[k]
+}
+
+// TestRecorderGapNeverHoldsBackTheBroadcaster stalls the disk writer: the
+// broadcaster still sends everything (the recorder's queue fills, it
+// records one gap and lets go of the channel), and once the disk is back
+// the recording goes on in a new file that starts at a keyframe.
+func TestRecorderGapNeverHoldsBackTheBroadcaster(t *testing.T) {
+	needTool(t, "ffprobe")
+	one := fixture(t, "h264.ts")
+	one = one[:len(one)/tsPacket*tsPacket]
+	clock := hubtest.NewClock()
+	h := hub.New(hub.Config{Buffer: 4 << 20, GOPCache: 2 << 20, StallTimeout: time.Hour, Clock: clock})
+	defer h.Close()
+	key := hub.Key{User: "alice", Channel: "cam"}
+	pub, err := h.Publish(key, hub.PublishOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stall := make(chan struct{})
+	stalled := make(chan struct{}, 1)
+	var log logBuffer
+	dir := t.TempDir()
+	r, err := New(Config{Dir: dir, Channels: []string{"alice/cam"}, Buffer: minBuffer, Clock: clock, Logger: newLogger(&log),
+		testHookWrite: func() {
+			select {
+			case stalled <- struct{}{}:
+			default:
+			}
+			<-stall
+		}}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, "the recorder to watch", func() bool { return h.Channel(key).Stats().Watchers == 1 })
+
+	pr, pw := io.Pipe()
+	published := make(chan error, 1)
+	go func() {
+		_, err := pub.ReadFrom(pr)
+		pub.Close()
+		published <- err
+	}()
+	// 100 copies of the 2 s stream (4.7 MB): more than the recorder's 1 MiB
+	// queue and the hub's 4 MiB ring. Every write returns although the disk
+	// writer is stuck on its first write.
+	for range 100 {
+		if _, err := pw.Write(one); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-stalled
+	st := r.statsFor(key)
+	waitFor(t, "the gap", func() bool { return st.gaps.Load() == 1 })
+	if n := log.count("recording gap"); n != 1 {
+		t.Errorf("%d gap lines, want 1:\n%s", n, log.String())
+	}
+	waitFor(t, "the recorder to let go", func() bool { return h.Channel(key).Stats().Watchers == 0 })
+	close(stall) // the disk is back
+	waitFor(t, "the recorder to watch again", func() bool { return h.Channel(key).Stats().Watchers == 1 })
+	for range 3 {
+		if _, err := pw.Write(one); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pw.Close()
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the recording to end", func() bool { return st.state.Load() == int32(StateIdle) && st.files.Load() == 2 })
+	recs, err := r.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("recordings %+v, want 2: before and after the gap", recs)
+	}
+	for _, rec := range recs {
+		path := filepath.Join(dir, "alice", "cam", rec.File)
+		if stderr, packets, key := probe(t, path); packets == 0 || !key {
+			t.Errorf("%s: ffprobe said %q; %d video packets, first a keyframe: %v", rec.File, stderr, packets, key)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "alice", "cam", recs[1].File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b)%tsPacket != 0 || b[1]&0x1f != 0 || b[2] != 0 {
+		t.Errorf("the file after the gap: %d bytes starting % x: want whole packets, the PAT first", len(b), b[:3])
+	}
 }

@@ -62,6 +62,8 @@ type segmenter struct {
 	minWait   time.Duration
 	maxWait   time.Duration
 	stoppedAt time.Time
+
+	testHookWrite func() // tests: called before each write (a slow disk)
 }
 
 // restart begins a new subscription's stream: whatever came before is
@@ -216,6 +218,9 @@ func (s *segmenter) drop(n int) {
 func (s *segmenter) write(format media.Format, b []byte) bool {
 	if len(b) == 0 {
 		return true
+	}
+	if s.testHookWrite != nil {
+		s.testHookWrite()
 	}
 	n, err := s.f.Write(b)
 	s.written += int64(n)
