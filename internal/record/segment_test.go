@@ -159,3 +159,37 @@ func TestSegmenterStopsAndResumes(t *testing.T) {
 		t.Errorf("stats %+v, want recording, 1 file", st)
 	}
 }
+
+// TestSegmenterGenericRollsOverAtTheTime: a stream that is not media rolls
+// over when the segment time is up, into .bin files that together hold
+// every byte.
+func TestSegmenterGenericRollsOverAtTheTime(t *testing.T) {
+	stream := make([]byte, 300<<10)
+	for i := range stream {
+		stream[i] = byte(i*7 + i>>9)
+	}
+	clock := hubtest.NewClock()
+	var log logBuffer
+	seg := newSegmenter(t, clock, time.Second, &log)
+	seg.restart()
+	feed(seg, clock, stream, []int{1000, 4096}, 5*time.Second)
+	seg.finish()
+	names := files(t, seg.dir)
+	if len(names) < 4 || len(names) > 5 {
+		t.Fatalf("%d files %v, want 4 or 5 (5 s in 1 s segments; the first waits for the format)", len(names), names)
+	}
+	var joined []byte
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".bin") {
+			t.Errorf("%s: want .bin", name)
+		}
+		b, err := os.ReadFile(filepath.Join(seg.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined = append(joined, b...)
+	}
+	if !bytes.Equal(joined, stream) {
+		t.Errorf("the files hold %d bytes, want the %d sent", len(joined), len(stream))
+	}
+}
