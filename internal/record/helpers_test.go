@@ -15,7 +15,7 @@ import (
 )
 
 // fixture reads a stream from internal/media/testdata.
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "media", "testdata", name))
 	if err != nil {
