@@ -276,21 +276,13 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		_ = srv.Close()
 		return err
 	}
-	rec, err := startRecorder(&opts.Record, srv, logger)
+	rec, web, err := startRecorderAndHTTP(opts, srv, ln.Addr().String(), cfg.TLS, logger)
 	if err != nil {
 		_ = ln.Close()
 		_ = srv.Close()
 		return err
 	}
-	if rec != nil {
-		defer rec.Close() // after the HTTP side (deferred below) stops serving recordings
-	}
-	web, err := startHTTP(opts, srv, rec, ln.Addr().String(), cfg.TLS, logger)
-	if err != nil {
-		_ = ln.Close()
-		_ = srv.Close()
-		return err
-	}
+	defer rec.Close() // after the HTTP side stops serving recordings
 	defer web.stop(logger, opts.ShutdownTimeout)
 
 	// Serve's goroutine is owned here: every path below waits for it.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -68,6 +69,21 @@ func startRecorder(o *recordOptions, srv *server.Server, logger *slog.Logger) (*
 	logger.Info("recording", "dir", o.Dir, "channels", strings.Join(o.Channels, ","),
 		"segment", o.Segment.String(), "keep", o.Keep.String())
 	return rec, nil
+}
+
+// startRecorderAndHTTP starts the recorder (--record) and then the HTTP
+// side (--http), which serves the recordings; either may be nil.
+func startRecorderAndHTTP(opts *serveOptions, srv *server.Server, streamAddr string, tlsConfig *tls.Config, logger *slog.Logger) (*record.Recorder, *httpSide, error) {
+	rec, err := startRecorder(&opts.Record, srv, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	web, err := startHTTP(opts, srv, rec, streamAddr, tlsConfig, logger)
+	if err != nil {
+		rec.Close()
+		return nil, nil, err
+	}
+	return rec, web, nil
 }
 
 // globListValue is a flag holding comma-separated USER/CHANNEL patterns;

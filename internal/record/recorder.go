@@ -93,8 +93,11 @@ func (r *Recorder) kickScan()  { signal(r.scanC) }
 func (r *Recorder) kickPrune() { signal(r.pruneC) }
 
 // Close stops every recording (finishing its file) and waits for the
-// recorder's goroutines. It is idempotent.
+// recorder's goroutines. It is idempotent, and does nothing on nil.
 func (r *Recorder) Close() {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	if !r.closed {
 		r.closed = true
