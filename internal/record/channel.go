@@ -18,8 +18,8 @@ const (
 )
 
 // item is one batch for the disk writer: a copy of the bytes, when they
-// arrived, and whether they start a new subscription (after a gap or at a
-// new broadcaster), which starts a new file.
+// arrived, and whether they start a new subscription (after a gap) or a new
+// broadcaster's stream, which starts a new file.
 type item struct {
 	data  []byte
 	at    time.Time
@@ -78,6 +78,7 @@ func (rec *recording) pump(sub *hub.Subscription) (gap bool) {
 	var iov [3][]byte
 	written := 0
 	fresh := true
+	var stream uint64 // the broadcaster stream of the last batch
 	limit := int64(rec.r.cfg.Buffer)
 	for {
 		bufs, _, err := sub.DoneNext(written, iov[:0], chunkLimit)
@@ -87,6 +88,12 @@ func (rec *recording) pump(sub *hub.Subscription) (gap bool) {
 		}
 		if err != nil {
 			return false
+		}
+		if s := sub.Stream(); s != stream {
+			// A new broadcaster (a takeover or a return within the grace
+			// period): its stream starts at a join point, in a new file.
+			fresh = fresh || stream != 0
+			stream = s
 		}
 		n := 0
 		for _, b := range bufs {

@@ -18,7 +18,10 @@
 //     counts it, logs it, drops its subscription, waits until the writer
 //     has caught up to half the buffer and subscribes again at the next
 //     keyframe (a generic stream at the next byte), whose bytes start a
-//     new file.
+//     new file. When Subscription.Stream changes (a takeover, or a
+//     broadcaster back within the grace period; the hub starts a media
+//     watcher at the new stream's first join point) the next batch starts
+//     a new file too.
 //   - The disk writer (segment.go) owns the files. It feeds the bytes to
 //     its own media.Tracker and rolls over to a new file at the first join
 //     point (a keyframe with the PAT and PMT, or the parameter sets, first)

@@ -228,3 +228,80 @@ func TestRecorderGapNeverHoldsBackTheBroadcaster(t *testing.T) {
 		t.Errorf("the file after the gap: %d bytes starting % x: want whole packets, the PAT first", len(b), b[:3])
 	}
 }
+
+// TestRecorderNewFileAtTakeover: a second broadcaster takes the channel
+// over mid-stream; the first stream's file ends at its last whole packet,
+// and the new stream starts a new file at its first keyframe with the PAT
+// and PMT first.
+func TestRecorderNewFileAtTakeover(t *testing.T) {
+	needTool(t, "ffprobe")
+	stream := fixture(t, "h264.ts")
+	stream = stream[:len(stream)/tsPacket*tsPacket]
+	clock := hubtest.NewClock()
+	h := hub.New(hub.Config{Buffer: 4 << 20, GOPCache: 2 << 20, StallTimeout: time.Hour, Clock: clock})
+	defer h.Close()
+	key := hub.Key{User: "alice", Channel: "cam"}
+	dir := t.TempDir()
+	var log logBuffer
+	r, err := New(Config{Dir: dir, Channels: []string{"alice/*"}, Clock: clock, Logger: newLogger(&log)}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	// broadcast publishes data (closing the pipe when the hub stops it)
+	// and returns once it is read.
+	published := make(chan error, 2)
+	broadcast := func(data []byte, end bool) *io.PipeWriter {
+		pr, pw := io.Pipe()
+		pub, err := h.Publish(key, hub.PublishOptions{OnStop: func(hub.CloseReason) { pr.Close() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_, err := pub.ReadFrom(pr)
+			pub.Close()
+			published <- err
+		}()
+		waitFor(t, "the recorder to watch", func() bool { return h.Channel(key).Stats().Watchers == 1 })
+		if _, err := pw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if end {
+			pw.Close()
+		}
+		return pw
+	}
+	half := len(stream) / 2 / tsPacket * tsPacket
+	broadcast(stream[:half+100], false) // the old stream ends mid-packet
+	st := r.statsFor(key)
+	waitFor(t, "the first stream recorded", func() bool { return st.received.Load() >= int64(half) })
+	broadcast(stream, true)
+	<-published // the first, stopped
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	r.waitIdle(t)
+
+	names := files(t, filepath.Join(dir, "alice", "cam"))
+	if len(names) != 2 {
+		t.Fatalf("files %v, want 2: one per broadcaster", names)
+	}
+	first, err := os.ReadFile(filepath.Join(dir, "alice", "cam", names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, stream[:half]) {
+		t.Errorf("first file: %d bytes, want the old stream's %d whole packets' worth", len(first), half)
+	}
+	second, err := os.ReadFile(filepath.Join(dir, "alice", "cam", names[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second) == 0 || second[1]&0x1f != 0 || second[2] != 0 || !bytes.HasSuffix(stream, second[2*tsPacket:]) {
+		t.Errorf("second file: %d bytes; want the PAT and PMT, then the new stream from its first keyframe", len(second))
+	}
+	if stderr, packets, key := probe(t, filepath.Join(dir, "alice", "cam", names[1])); stderr != "" || packets == 0 || !key {
+		t.Errorf("second file: ffprobe said %q; %d video packets, the first a keyframe: %v", stderr, packets, key)
+	}
+}
