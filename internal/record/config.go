@@ -118,7 +118,7 @@ func ValidateGlob(p string) error {
 		return fmt.Errorf("%w: %q: want USER/CHANNEL, such as alice/cam, alice/* or */*", ErrBadGlob, p)
 	}
 	if _, err := path.Match(p, "a/b"); err != nil {
-		return fmt.Errorf("%w: %q: %v (wildcards are *, ? and [...])", ErrBadGlob, p, err)
+		return fmt.Errorf("%w: %q: %w (wildcards are *, ? and [...])", ErrBadGlob, p, err)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func ParseKeep(s string) (Keep, error) {
 		}
 		n, err := parseSize(part)
 		if err != nil {
-			return Keep{}, fmt.Errorf("%w: %q is neither an age (7d, 12h, 30m) nor a size (50GiB, 500MB): %v", ErrBadKeep, part, err)
+			return Keep{}, fmt.Errorf("%w: %q is neither an age (7d, 12h, 30m) nor a size (50GiB, 500MB): %w", ErrBadKeep, part, err)
 		}
 		if k.Bytes != 0 {
 			return Keep{}, fmt.Errorf("%w: %q names two sizes", ErrBadKeep, s)

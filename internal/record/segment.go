@@ -136,7 +136,8 @@ func (s *segmenter) cut(format media.Format, jp media.JoinPoint, at time.Time) {
 // Until then the stream is dropped, keeping only what a join point may
 // still need.
 func (s *segmenter) resume(format media.Format, jp media.JoinPoint, isNew bool, at time.Time) {
-	if at.Before(s.retryAt) || (format.IsMedia() && !(isNew && jp.Pos >= s.base)) {
+	atJoin := isNew && jp.Pos >= s.base
+	if at.Before(s.retryAt) || (format.IsMedia() && !atJoin) {
 		s.drop(int(min(s.tr.RetainFrom(), s.base+int64(len(s.pend))) - s.base))
 		return
 	}
