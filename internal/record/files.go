@@ -139,6 +139,9 @@ func (r *Recorder) prune() {
 	if keep.Age <= 0 && keep.Bytes <= 0 {
 		return
 	}
+	// List first, then ask which files are current: a file is named
+	// current before it is created (segmenter.open), so a file being
+	// written is never taken for a finished one.
 	all, err := scanDir(r.cfg.Dir)
 	if err != nil {
 		r.log.Warn("retention: cannot list recordings", "err", err)

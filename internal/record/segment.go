@@ -128,6 +128,9 @@ func (s *segmenter) cut(format media.Format, jp media.JoinPoint, at time.Time) {
 	}
 	s.drop(head)
 	s.closeFile()
+	if s.stopped {
+		return // the sync failed: retry after the backoff
+	}
 	s.open(format, joinTime(jp, at), jp.Prefix, jp.Pos)
 }
 
@@ -169,6 +172,10 @@ func (s *segmenter) open(format media.Format, t time.Time, prefix []byte, from i
 	var err error
 	for range 100 { // two files in one millisecond: the next free name
 		s.path = filepath.Join(s.dir, fileName(t, format))
+		// Named as current before it exists, so that retention, which
+		// lists the files before it asks which are current, never sees
+		// it as a finished file.
+		s.st.setFile(s.path)
 		f, err = os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 		if !errors.Is(err, fs.ErrExist) {
 			break
@@ -176,13 +183,13 @@ func (s *segmenter) open(format media.Format, t time.Time, prefix []byte, from i
 		t = t.Add(time.Millisecond)
 	}
 	if err != nil {
+		s.st.setFile("")
 		s.stop(err)
 		return false
 	}
 	s.f, s.fileStart, s.fileFrom, s.written = f, t, from, 0
 	s.stopped = false
 	s.backoff = 0
-	s.st.setFile(s.path)
 	s.st.state.Store(int32(StateRecording))
 	s.st.files.Add(1)
 	return s.write(format, prefix)
