@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -298,4 +299,51 @@ func TestSkipKeepsPicture(t *testing.T) {
 	}
 	t.Logf("slow watcher: %d of %d bytes, %d skips (%d bytes skipped), %d decoder errors %q",
 		len(data), len(stream), cs.Hub.Skips, cs.Hub.SkippedBytes, len(errs), errs)
+}
+
+// TestTakeoverMidGOP: a broadcaster cut in mid-GOP and in the middle of a
+// TS packet is taken over by one that starts the stream again. The
+// watcher, who stays connected, gets the first stream to its last whole
+// packet and then the new one from its first keyframe with PAT and PMT:
+// whole packets throughout, and the new stream decodes without an error.
+func TestTakeoverMidGOP(t *testing.T) {
+	needFFmpeg(t)
+	data := makeStream(t, "ts")
+	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 5 * time.Second })
+	const broadcast = "broadcast,user=fier,user-password=123,channel=cam"
+	a := servertest.MustHandshake(t, ts.Addr, broadcast)
+	w := servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel=cam,join=gop")
+	cut := len(data)/2/188*188 + 97
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(w) // ends with the channel; the checks below judge the bytes
+		got <- b
+	}()
+	if _, err := a.Write(data[:cut]); err != nil {
+		t.Fatal(err)
+	}
+	servertest.WaitFor(t, "the first stream relayed", func() bool {
+		ch := ts.Hub().Channel(hub.Key{User: "fier", Channel: "cam"})
+		return ch != nil && ch.Stats().BytesIn == int64(cut)
+	})
+	b := servertest.MustHandshake(t, ts.Addr, broadcast)
+	servertest.ExpectClosed(t, a)
+	if _, err := b.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	b.CloseWrite() // the channel ends after the grace period
+	stream := <-got
+	whole := cut / 188 * 188
+	if len(stream)%188 != 0 || len(stream) < whole || !bytes.Equal(stream[:whole], data[:whole]) {
+		t.Fatalf("watcher got %d bytes: want the first stream's %d bytes of whole packets first, and whole packets throughout", len(stream), whole)
+	}
+	second := stream[whole:]
+	if len(second) == 0 || !bytes.HasSuffix(data, second[2*188:]) {
+		t.Fatalf("after the takeover the watcher got %d bytes that are not the new stream from a join point", len(second))
+	}
+	if errs := decodeErrors(t, second); len(errs) > 0 {
+		t.Errorf("the new stream (%d bytes): %d decode errors, first: %s", len(second), len(errs), errs[0])
+	}
+	t.Logf("%d bytes of the first stream, %d of the new one; across the switch the decoder conceals the cut picture: %q",
+		whole, len(second), decodeErrors(t, stream))
 }
