@@ -341,9 +341,9 @@ func TestTakeoverMidGOP(t *testing.T) {
 	if len(second) == 0 || !bytes.HasSuffix(data, second[2*188:]) {
 		t.Fatalf("after the takeover the watcher got %d bytes that are not the new stream from a join point", len(second))
 	}
-	if errs := decodeErrors(t, second); len(errs) > 0 {
+	if errs := servertest.DecodeErrors(t, second); len(errs) > 0 {
 		t.Errorf("the new stream (%d bytes): %d decode errors, first: %s", len(second), len(errs), errs[0])
 	}
 	t.Logf("%d bytes of the first stream, %d of the new one; across the switch the decoder conceals the cut picture: %q",
-		whole, len(second), decodeErrors(t, stream))
+		whole, len(second), servertest.DecodeErrors(t, stream))
 }
