@@ -34,8 +34,9 @@ bench: ## Go benchmarks, then the performance suite; any FAIL fails (about 2 min
 	./bin/fstream-suite --strict --fstream $(BIN)
 
 SOAK ?= 5m
-soak: ## churn clients against a real server for SOAK (default 5m); fails if it leaks
+soak: ## churn clients against a real server for SOAK (default 5m); fails if it leaks; then a 60 s recording
 	FSTREAM_SOAK=$(SOAK) go test -race -count=1 -run '^TestSoak$$' -v -timeout 3h ./e2e/
+	FSTREAM_SOAK=$(SOAK) go test -race -count=1 -run '^TestSoakRecord$$' -v -timeout 10m ./internal/record/
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10s) each
 	@set -e; for pkg in $$(go list ./...); do \

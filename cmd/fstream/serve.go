@@ -27,6 +27,7 @@ import (
 	"github.com/fstream/fstream/internal/config"
 	"github.com/fstream/fstream/internal/httpapi"
 	"github.com/fstream/fstream/internal/hub"
+	"github.com/fstream/fstream/internal/record"
 	"github.com/fstream/fstream/internal/server"
 )
 
@@ -87,6 +88,8 @@ type serveOptions struct {
 	Cluster clusterOptions
 	// HLS holds the HLS flags (serve_hls.go).
 	HLS hlsOptions
+	// Record holds the recording flags (serve_record.go).
+	Record recordOptions
 
 	// Self is the command as the user typed it, for hints that tell them
 	// what to run ("bin/fstream user add ...").
@@ -176,6 +179,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.DurationVar(&opts.TokenTTL, "token-ttl", auth.DefaultTokenTTL, "how long a one-time broadcast token stays good")
 	addClusterFlags(fl, &opts.Cluster)
 	addHLSFlags(fl, &opts.HLS)
+	addRecordFlags(fl, &opts.Record)
 	fl.Var(newChoiceValue(&opts.LogFormat, "text", "text", "json"), "log-format", "log format: text or json")
 	opts.LogLevel = slog.LevelInfo
 	fl.Var(levelValue{&opts.LogLevel}, "log-level", "log level: debug, info, warn or error")
@@ -216,6 +220,7 @@ func (o *serveOptions) check(set settings) error {
 		}
 	}
 	errs = append(errs, o.Cluster.check(set, o.Listen)...)
+	errs = append(errs, o.Record.check(set)...)
 	return errors.Join(errs...)
 }
 
@@ -275,12 +280,13 @@ func runServe(ctx context.Context, opts *serveOptions) error {
 		_ = srv.Close()
 		return err
 	}
-	web, err := startHTTP(opts, srv, ln.Addr().String(), cfg.TLS, logger)
+	rec, web, err := startRecorderAndHTTP(opts, srv, ln.Addr().String(), cfg.TLS, logger)
 	if err != nil {
 		_ = ln.Close()
 		_ = srv.Close()
 		return err
 	}
+	defer rec.Close() // after the HTTP side stops serving recordings
 	defer web.stop(logger, opts.ShutdownTimeout)
 
 	// Serve's goroutine is owned here: every path below waits for it.
@@ -337,12 +343,13 @@ type httpSide struct {
 
 // startHTTP starts the HTTP listener if --http is set; its goroutine is
 // owned by the returned httpSide, which stop waits for.
-func startHTTP(opts *serveOptions, srv *server.Server, streamAddr string, tlsConfig *tls.Config, logger *slog.Logger) (*httpSide, error) {
+func startHTTP(opts *serveOptions, srv *server.Server, rec *record.Recorder, streamAddr string, tlsConfig *tls.Config, logger *slog.Logger) (*httpSide, error) {
 	if opts.HTTPAddr == "" {
 		return nil, nil
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Server:           srv,
+		Recordings:       rec,
 		AdminToken:       opts.HTTPAdminToken,
 		AllowRemoteReads: opts.HTTPPublicStatus,
 		TrustedProxies:   opts.HTTPTrustedProxies,

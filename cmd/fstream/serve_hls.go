@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -28,8 +26,8 @@ func addHLSFlags(fl *pflag.FlagSet, o *hlsOptions) {
 	d := hls.DefaultConfig()
 	o.Channels = []string{"*/*"}
 	fl.BoolVar(&o.On, "hls", true, "serve channels as HLS at /hls/USER/CHANNEL/index.m3u8 on --http (a channel is segmented only while it has HLS viewers)")
-	fl.Var(channelGlobsValue{&o.Channels}, "hls-channels", "user/channel `GLOBS` (comma-separated) HLS is served for; others answer 404")
-	fl.Var(channelGlobsValue{&o.Always}, "hls-always", "user/channel `GLOBS` (comma-separated) segmented whenever live, so their first HLS viewer starts at once")
+	fl.Var(globListValue{&o.Channels}, "hls-channels", "user/channel `GLOBS` (comma-separated) HLS is served for; others answer 404")
+	fl.Var(globListValue{&o.Always}, "hls-always", "user/channel `GLOBS` (comma-separated) segmented whenever live, so their first HLS viewer starts at once")
 	fl.IntVar(&o.Window, "hls-window", d.Window, "segments listed in an HLS playlist")
 	fl.Int64Var(&o.Memory, "hls-memory", d.MaxTotalBytes, "`BYTES` of HLS segments kept in memory for all channels (the oldest go first)")
 	fl.StringVar(&o.CORS, "hls-cors", "", "Access-Control-Allow-Origin of HLS answers, for players on other sites (\"*\": any; empty: none)")
@@ -59,33 +57,4 @@ func (o *hlsOptions) check(set settings) []error {
 		errs = append(errs, fmt.Errorf("%s %d must be at least 1 MiB", set.flag("hls-memory"), o.Memory))
 	}
 	return errs
-}
-
-// channelGlobsValue is a flag holding comma-separated path.Match globs of
-// "user/channel"; a malformed glob is refused where it is set.
-type channelGlobsValue struct{ p *[]string }
-
-func (v channelGlobsValue) Type() string { return "globs" }
-
-// Accepts says what Set takes, for the fix part of a bad value's message.
-func (v channelGlobsValue) Accepts() string {
-	return "user/channel globs separated by commas, such as */*,alice/cam*"
-}
-
-func (v channelGlobsValue) String() string { return strings.Join(*v.p, ",") }
-
-func (v channelGlobsValue) Set(s string) error {
-	var list []string
-	for _, g := range strings.Split(s, ",") {
-		g = strings.TrimSpace(g)
-		if g == "" {
-			continue
-		}
-		if _, err := path.Match(g, "u/c"); err != nil || !strings.Contains(g, "/") {
-			return fmt.Errorf("%q is not a user/channel glob", g)
-		}
-		list = append(list, g)
-	}
-	*v.p = list
-	return nil
 }

@@ -37,8 +37,8 @@ func TestHLSFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--hls-channels", "[x"}, `"[x" is not a user/channel glob`},
-		{[]string{"--hls-always", "nochannel"}, `"nochannel" is not a user/channel glob`},
+		{[]string{"--hls-channels", "a/[x"}, `"a/[x"`},
+		{[]string{"--hls-always", "nochannel"}, `"nochannel": want USER/CHANNEL`},
 		{[]string{"--hls-window", "0"}, "--hls-window 0 must be at least 1"},
 		{[]string{"--hls-memory", "1000"}, "--hls-memory 1000 must be at least 1 MiB"},
 	} {

@@ -79,7 +79,10 @@ type Config struct {
 	// OnUpstreamChanged is called when a channel this node pulls gets a
 	// new origin or a new broadcast on its origin (live true, e is the new
 	// entry: compare its Session to tell them apart) or leaves the
-	// directory (live false). It must not block.
+	// directory (live false: released, or its origin's heartbeat expired;
+	// e has only Key, Expired and the deletion's Revision, 0 when unknown,
+	// so that a puller can tell a deletion older than the entry it pulls
+	// under). It must not block.
 	OnUpstreamChanged func(key Key, e Entry, live bool)
 	// OnKick is called for every kick published by any node (Node.Kick).
 	// id is empty to kick the broadcaster. It must not block.

@@ -3,9 +3,12 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/fstream/fstream/internal/protocol"
 )
 
 // Core NATS subjects, all under fstream.<bucket>:
@@ -89,6 +92,31 @@ func (n *Node) Kick(ctx context.Context, k Key, id string) error {
 		return n.fail("kick "+k.String(), err)
 	}
 	return nil
+}
+
+// Ping asks the node name whether it is alive, over NATS, and returns the
+// session of the process that answers: ErrNoAnswer when none does within
+// OpTimeout (dead, or cut off from NATS; a live record in the directory
+// does not count), ErrDirectoryUnreachable when this node is not
+// connected. A puller asks this before it gives up an upstream whose
+// record vanished, since a late heartbeat also makes one vanish.
+func (n *Node) Ping(ctx context.Context, name string) (session string, err error) {
+	if err := protocol.ValidateName(name); err != nil {
+		return "", fmt.Errorf("cluster: ping %q: %w", name, err)
+	}
+	ctx, cancel, err := n.begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	msg, err := n.nc.RequestWithContext(ctx, n.subject("ping", name), nil)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		return "", fmt.Errorf("%w: %s", ErrNoAnswer, name)
+	case err != nil:
+		return "", n.fail("ping "+name, err)
+	}
+	return string(msg.Data), nil
 }
 
 func (n *Node) handleKick(data []byte) {

@@ -76,7 +76,7 @@ func TestNodeNameInUse(t *testing.T) {
 func TestOpenUnreachable(t *testing.T) {
 	ns := startNATS(t)
 	cfg := testConfig(ns, "a")
-	ns.stop()
+	ns.Stop()
 	if _, err := Open(ctxT(t), cfg); err == nil {
 		t.Fatal("Open without a NATS server succeeded")
 	}
@@ -108,4 +108,32 @@ func TestBucketTTLWins(t *testing.T) {
 	if a.TTL() != testTTL || b.TTL() != testTTL {
 		t.Fatalf("TTLs: a %v, b %v; want both %v (the bucket's)", a.TTL(), b.TTL(), testTTL)
 	}
+}
+
+// TestPing: a live node answers with its session, a node cut off from
+// NATS (through a proxy that stops forwarding) or gone does not, and a
+// node cut off itself cannot ask.
+func TestPing(t *testing.T) {
+	ns := startNATS(t)
+	a, proxy := openBehindProxy(t, ns, "a")
+	b := openNode(t, testConfig(ns, "b"))
+	ctx := ctxT(t)
+	if s, err := b.Ping(ctx, "a"); err != nil || s != a.Session() {
+		t.Fatalf("Ping(a) = %q, %v; want a's session %q", s, err, a.Session())
+	}
+	if _, err := b.Ping(ctx, "nobody"); !errors.Is(err, ErrNoAnswer) {
+		t.Fatalf("Ping(nobody) = %v, want ErrNoAnswer", err)
+	}
+	if _, err := b.Ping(ctx, "a/b"); err == nil {
+		t.Fatal("Ping of an invalid name accepted")
+	}
+	proxy.Blackhole()
+	if _, err := b.Ping(ctx, "a"); !errors.Is(err, ErrNoAnswer) {
+		t.Fatalf("Ping(a) while a is silent = %v, want ErrNoAnswer", err)
+	}
+	proxy.Cut()
+	eventually(t, within, "a to notice it is cut off", func() bool {
+		_, err := a.Ping(ctx, "b")
+		return errors.Is(err, ErrDirectoryUnreachable)
+	})
 }

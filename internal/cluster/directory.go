@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fstream/fstream/internal/protocol"
 )
 
 // ClaimInfo describes a channel this node starts to ingest.
@@ -185,17 +187,9 @@ func (n *Node) Lookup(ctx context.Context, k Key) (Entry, error) {
 	if err := k.Validate(); err != nil {
 		return Entry{}, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	ctx, cancel, err := n.begin(ctx)
+	got, err := n.get(ctx, channelKey(k), k.String())
 	if err != nil {
 		return Entry{}, err
-	}
-	defer cancel()
-	got, err := n.kv.Get(ctx, channelKey(k))
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return Entry{}, fmt.Errorf("%w: %s", ErrNotFound, k)
-	}
-	if err != nil {
-		return Entry{}, n.fail("lookup "+k.String(), err)
 	}
 	e, err := decodeEntry(got.Key(), got.Revision(), got.Value())
 	if err != nil {
@@ -242,6 +236,44 @@ func (n *Node) Nodes(ctx context.Context) ([]NodeInfo, error) {
 		out = append(out, ni)
 	})
 	return out, err
+}
+
+// LookupNode returns the live record of the node name, ErrNotFound when
+// there is none (the node left, or its heartbeat expired), or an error
+// wrapping ErrDirectoryUnreachable.
+func (n *Node) LookupNode(ctx context.Context, name string) (NodeInfo, error) {
+	if err := protocol.ValidateName(name); err != nil {
+		return NodeInfo{}, fmt.Errorf("%w: node %q: %w", ErrNotFound, name, err)
+	}
+	got, err := n.get(ctx, nodeKey(name), "node "+name)
+	if err != nil {
+		return NodeInfo{}, err
+	}
+	ni, err := decodeNode(got.Key(), got.Value())
+	if err != nil {
+		n.malformed(got.Key(), got.Revision(), err)
+		return NodeInfo{}, fmt.Errorf("%w: node %s: %w", ErrNotFound, name, err)
+	}
+	return ni, nil
+}
+
+// get reads the latest value of key (what names it in errors):
+// ErrNotFound when there is none, or an error wrapping
+// ErrDirectoryUnreachable.
+func (n *Node) get(ctx context.Context, key, what string) (jetstream.KeyValueEntry, error) {
+	ctx, cancel, err := n.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	got, err := n.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	if err != nil {
+		return nil, n.fail("lookup "+what, err)
+	}
+	return got, nil
 }
 
 // list calls fn for the latest live value of every key matching filter.

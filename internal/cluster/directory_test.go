@@ -41,6 +41,14 @@ func TestClaimLookupRelease(t *testing.T) {
 	if err != nil || len(nodes) != 2 {
 		t.Fatalf("Nodes = %+v, %v; want a and b", nodes, err)
 	}
+	if ni, err := b.LookupNode(ctx, "a"); err != nil || ni.Name != "a" || ni.Session != a.Session() || ni.Addr != a.Addr() {
+		t.Fatalf("LookupNode(a) = %+v, %v", ni, err)
+	}
+	for _, name := range []string{"c", "", "a/b"} {
+		if _, err := b.LookupNode(ctx, name); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("LookupNode(%q) = %v, want ErrNotFound", name, err)
+		}
+	}
 
 	if err := a.Release(ctx, c); err != nil {
 		t.Fatalf("Release: %v", err)

@@ -26,6 +26,9 @@ var (
 	// ErrAdvertiseRequired means the node has no address other nodes can
 	// dial: --listen is a wildcard and no advertise address was given.
 	ErrAdvertiseRequired = errors.New("cluster: advertise address required")
+	// ErrNoAnswer means a node did not answer a ping: it is dead, or cut
+	// off from NATS.
+	ErrNoAnswer = errors.New("cluster: node does not answer")
 	// ErrClosed means the Node was closed.
 	ErrClosed = errors.New("cluster: node closed")
 )

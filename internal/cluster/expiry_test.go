@@ -36,7 +36,8 @@ func TestCloseWithoutRelease(t *testing.T) {
 	b := openNode(t, cfgB)
 	ctx := ctxT(t)
 	k := Key{"u", "c"}
-	if _, err := a.Claim(ctx, k, ClaimInfo{}); err != nil {
+	c, err := a.Claim(ctx, k, ClaimInfo{})
+	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
 	if err := b.RegisterPull(ctx, k, "a"); err != nil {
@@ -56,6 +57,14 @@ func TestCloseWithoutRelease(t *testing.T) {
 		ups := ev.snapshot().upstream
 		return len(ups) == 1 && !ups[0].live && ups[0].key == k
 	})
+	// The deletion's revision follows the claim's: a puller can tell it
+	// from a stale deletion.
+	if up := ev.snapshot().upstream[0]; up.e.Key != k || up.e.Revision <= c.Revision || !up.e.Expired {
+		t.Errorf("gone event carries %+v, want the key, expired, and a revision above the claim's %d", up.e, c.Revision)
+	}
+	if _, err := b.LookupNode(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LookupNode(a) after expiry = %v, want ErrNotFound", err)
+	}
 	// b's own pull record lives on while b heartbeats it.
 	pulls, err := b.Pulls(ctx, k)
 	if err != nil || len(pulls) != 1 || pulls[0] != (Pull{Node: "b", Upstream: "a"}) {
@@ -68,10 +77,7 @@ func TestCloseWithoutRelease(t *testing.T) {
 // is back it claims its channel again, unless another node took it.
 func TestPartition(t *testing.T) {
 	ns := startNATS(t)
-	proxy := startProxy(t, ns.url()[len("nats://"):])
-	cfgA := testConfig(ns, "a")
-	cfgA.URLs = []string{proxy.url()}
-	a := openNode(t, cfgA)
+	a, proxy := openBehindProxy(t, ns, "a")
 	b := openNode(t, testConfig(ns, "b"))
 	ctx := ctxT(t)
 	k1, k2 := Key{"u", "kept"}, Key{"u", "lost"}
@@ -84,7 +90,7 @@ func TestPartition(t *testing.T) {
 		t.Fatalf("Claim: %v", err)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	eventually(t, within, "a's calls fail as unreachable", func() bool {
 		_, err := a.Lookup(ctx, k1)
 		return errors.Is(err, ErrDirectoryUnreachable) && errors.Is(a.Healthy(), ErrDirectoryUnreachable)
@@ -113,7 +119,7 @@ func TestPartition(t *testing.T) {
 		t.Fatalf("b.Claim: %v", err)
 	}
 
-	proxy.restore()
+	proxy.Restore()
 	eventually(t, within, "a healthy again and k1 re-claimed", func() bool {
 		e, err := b.Lookup(ctx, k1)
 		return a.Healthy() == nil && err == nil && e.Origin == "a"
@@ -154,7 +160,7 @@ func TestNATSRestart(t *testing.T) {
 		t.Fatalf("RegisterPull: %v", err)
 	}
 
-	ns.stop()
+	ns.Stop()
 	eventually(t, within, "calls fail as unreachable", func() bool {
 		_, err := a.Lookup(ctx, k)
 		return errors.Is(err, ErrDirectoryUnreachable)
@@ -163,7 +169,7 @@ func TestNATSRestart(t *testing.T) {
 		t.Fatalf("Healthy while down = %v", err)
 	}
 
-	ns.start()
+	ns.Start()
 	eventually(t, within, "a and b healthy, entry back", func() bool {
 		e, err := b.Lookup(ctx, k)
 		return a.Healthy() == nil && b.Healthy() == nil && err == nil && e.Origin == "a"
@@ -187,10 +193,7 @@ func TestNATSRestart(t *testing.T) {
 // back.
 func TestClaimDuringOutage(t *testing.T) {
 	ns := startNATS(t)
-	proxy := startProxy(t, ns.url()[len("nats://"):])
-	cfgA := testConfig(ns, "a")
-	cfgA.URLs = []string{proxy.url()}
-	a := openNode(t, cfgA)
+	a, proxy := openBehindProxy(t, ns, "a")
 	var evB events
 	cfgB := testConfig(ns, "b")
 	evB.hook(&cfgB)
@@ -201,13 +204,13 @@ func TestClaimDuringOutage(t *testing.T) {
 		t.Fatalf("b.Claim: %v", err)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	eventually(t, within, "a cut off", func() bool { return a.Healthy() != nil })
 	c, err := a.Claim(ctx, k, ClaimInfo{Password: "pw"})
 	if !errors.Is(err, ErrDirectoryUnreachable) || !a.Holds(c) {
 		t.Fatalf("Claim while cut = %v (holds %v); want ErrDirectoryUnreachable and a held claim", err, a.Holds(c))
 	}
-	proxy.restore()
+	proxy.Restore()
 	eventually(t, within, "a's claim written over b's", func() bool {
 		e, err := b.Lookup(ctx, k)
 		return err == nil && e.Origin == "a"
@@ -257,4 +260,7 @@ func TestLeave(t *testing.T) {
 		ups := evB.snapshot().upstream
 		return len(ups) == 1 && !ups[0].live
 	})
+	if up := evB.snapshot().upstream[0]; up.e.Expired {
+		t.Errorf("gone event of a left channel says expired: %+v", up.e)
+	}
 }

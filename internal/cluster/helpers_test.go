@@ -2,86 +2,32 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
+
+	"github.com/fstream/fstream/internal/cluster/natstest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// startNATS starts the test's NATS server.
+func startNATS(t testing.TB) *natstest.NATS { return natstest.Start(t) }
+
 // testTTL is short so that expiry tests end quickly; it is the smallest
 // TTL NATS supports.
 const testTTL = time.Second
 
-// natsServer is an in-process NATS server with JetStream on 127.0.0.1.
-type natsServer struct {
-	t    testing.TB
-	dir  string
-	port int
-	srv  *server.Server
-}
-
-// startNATS starts a NATS server with JetStream on a random port of
-// 127.0.0.1, storing in a new temporary directory. It stops at the end of
-// the test.
-func startNATS(t testing.TB) *natsServer {
-	t.Helper()
-	ns := &natsServer{t: t, dir: t.TempDir(), port: -1}
-	ns.start()
-	t.Cleanup(ns.stop)
-	return ns
-}
-
-// start starts the server on ns.port (random the first time) with ns.dir.
-func (ns *natsServer) start() {
-	ns.t.Helper()
-	opts := &server.Options{
-		ServerName: "test",
-		Host:       "127.0.0.1",
-		Port:       ns.port,
-		JetStream:  true,
-		StoreDir:   ns.dir,
-		NoLog:      true,
-		NoSigs:     true,
-	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		ns.t.Fatalf("nats server: %v", err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		ns.t.Fatal("nats server not ready")
-	}
-	ns.srv = srv
-	ns.port = srv.Addr().(*net.TCPAddr).Port
-}
-
-// stop shuts the server down and waits for it.
-func (ns *natsServer) stop() {
-	if ns.srv == nil {
-		return
-	}
-	ns.srv.Shutdown()
-	ns.srv.WaitForShutdown()
-	ns.srv = nil
-}
-
-func (ns *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", ns.port) }
-
 // testConfig is a node configuration for ns with the test TTL.
-func testConfig(ns *natsServer, name string) Config {
+func testConfig(ns *natstest.NATS, name string) Config {
 	cfg := DefaultConfig()
-	cfg.URLs = []string{ns.url()}
+	cfg.URLs = []string{ns.URL()}
 	cfg.NodeName = name
 	cfg.Advertise = "127.0.0.1:1" // never dialled by these tests
 	cfg.TTL = testTTL
@@ -108,6 +54,16 @@ func openNode(t *testing.T, cfg Config) *Node {
 	}
 	t.Cleanup(func() { _ = n.Close() })
 	return n
+}
+
+// openBehindProxy opens a node named name that reaches ns through a proxy, so
+// that the test can cut it off NATS alone.
+func openBehindProxy(t *testing.T, ns *natstest.NATS, name string) (*Node, *natstest.Proxy) {
+	t.Helper()
+	proxy := natstest.StartProxy(t, ns.Addr())
+	cfg := testConfig(ns, name)
+	cfg.URLs = []string{proxy.URL()}
+	return openNode(t, cfg), proxy
 }
 
 // eventually polls cond until it holds or the deadline passes.

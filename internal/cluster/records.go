@@ -45,6 +45,10 @@ type Entry struct {
 	// Watchers is how many watchers the origin serves itself, as last
 	// reported (SetWatchers) and written by its heartbeat.
 	Watchers int64
+	// Expired is set only in an OnUpstreamChanged call for an entry that
+	// left the directory: its origin stopped heartbeating (dead, or cut
+	// off from NATS) rather than released it.
+	Expired bool
 
 	// passwordHash is the PHC string of the channel password's argon2id
 	// hash; empty when the channel has no password.

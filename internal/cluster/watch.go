@@ -97,7 +97,7 @@ func (n *Node) reconcilePulls() {
 		e, err := n.Lookup(context.Background(), k)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			n.entryGone(k)
+			n.entryGone(k, 0, false)
 		case err == nil:
 			n.originSeen(k, e)
 		}
@@ -130,7 +130,9 @@ func (n *Node) handleUpdate(kve jetstream.KeyValueEntry) {
 	}
 	k := Key{names[0], names[1]}
 	if op := kve.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
-		n.entryGone(k)
+		// Nodes only delete entries (Release, Leave); a purge is the
+		// marker NATS leaves when the TTL removes one.
+		n.entryGone(k, kve.Revision(), op == jetstream.KeyValuePurge)
 		return
 	}
 	e, err := decodeEntry(kve.Key(), kve.Revision(), kve.Value())
@@ -160,8 +162,10 @@ func (n *Node) originSeen(k Key, e Entry) {
 	}
 }
 
-// entryGone handles a released or expired entry.
-func (n *Node) entryGone(k Key) {
+// entryGone handles a released or expired entry; rev is the revision of
+// the deletion (0 when a lookup found the entry missing), which tells a
+// puller whether it is older than the entry it pulls under.
+func (n *Node) entryGone(k Key, rev uint64, expired bool) {
 	n.mu.Lock()
 	_, claimed := n.claims[k]
 	p, pulled := n.pulling[k]
@@ -176,6 +180,6 @@ func (n *Node) entryGone(k Key) {
 		n.kickHeartbeat()
 	}
 	if pulled && n.cfg.OnUpstreamChanged != nil {
-		n.cfg.OnUpstreamChanged(k, Entry{}, false)
+		n.cfg.OnUpstreamChanged(k, Entry{Key: k, Revision: rev, Expired: expired}, false)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fstream/fstream/internal/hls"
+	"github.com/fstream/fstream/internal/record"
 	"github.com/fstream/fstream/internal/server"
 )
 
@@ -23,6 +24,10 @@ import (
 type Config struct {
 	// Server is the relay whose channels the API serves. Required.
 	Server *server.Server
+	// Recordings, if set, are listed at /api/v1/recordings and served at
+	// /recordings/{user}/{channel}/{file} to the clients the status page
+	// is for (recordings.go).
+	Recordings *record.Recorder
 	// AdminToken guards the operator actions (kick), given as
 	// "Authorization: Bearer <token>". Empty makes the API read-only: the
 	// actions answer 403.
@@ -64,6 +69,7 @@ const sampleInterval = time.Second
 // Close stops its sampler.
 type API struct {
 	srv       *server.Server
+	rec       *record.Recorder // nil: no recording
 	log       *slog.Logger
 	now       func() time.Time
 	tokenHash *[sha256.Size]byte // nil: read-only
@@ -99,6 +105,7 @@ func newAPI(cfg Config, interval time.Duration) (*API, error) {
 	}
 	a := &API{
 		srv:      cfg.Server,
+		rec:      cfg.Recordings,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		remote:   cfg.AllowRemoteReads,
@@ -157,6 +164,8 @@ func (a *API) routes() *http.ServeMux {
 	mux.Handle("GET /api/v1/channels/{user}/{channel}", a.reads(http.HandlerFunc(a.getChannel)))
 	mux.Handle("GET /api/v1/nodes", a.reads(http.HandlerFunc(a.listNodes)))
 	mux.Handle("GET /api/v1/bitrates", a.reads(http.HandlerFunc(a.listBitrates)))
+	mux.Handle("GET /api/v1/recordings", a.reads(http.HandlerFunc(a.listRecordings)))
+	mux.Handle("GET /recordings/{user}/{channel}/{file}", a.reads(http.HandlerFunc(a.downloadRecording)))
 	mux.Handle("GET /metrics", a.reads(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,

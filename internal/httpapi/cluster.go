@@ -195,6 +195,7 @@ type clusterCollector struct {
 
 	up, pulls, pullsServed                           *prometheus.Desc
 	pullBytes, pullConnects, pullFailures, refused   *prometheus.Desc
+	pullsLost                                        *prometheus.Desc
 	dirErrors, malformed, claims, takenOver, reclaim *prometheus.Desc
 	beatErrors, natsEvents, pullTokens, tokens, kick *prometheus.Desc
 }
@@ -211,6 +212,7 @@ func newClusterCollector(srv *server.Server) *clusterCollector {
 		pullBytes:    d("pull_bytes_total", `Bytes of pulled channels: "in" from upstream nodes, "out" to pulling nodes.`, "direction"),
 		pullConnects: d("pull_connects_total", "Upstream connections this node made to pull a channel."),
 		pullFailures: d("pull_failures_total", "Upstream attempts that failed, and upstream connections that ended, before a retry."),
+		pullsLost:    d("pulls_lost_total", "Upstream connections given up as dead: the directory said the origin or relay was gone, or a live media stream fell silent."),
 		refused:      d("lookups_refused_total", "Watchers refused because the directory could not be read."),
 		dirErrors:    d("directory_errors_total", "Directory calls that failed."),
 		malformed:    d("malformed_records_total", "Directory records ignored as malformed."),
@@ -227,7 +229,7 @@ func newClusterCollector(srv *server.Server) *clusterCollector {
 
 // Describe sends the collector's descriptors.
 func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.pulls, c.pullsServed, c.pullBytes, c.pullConnects, c.pullFailures,
+	for _, d := range []*prometheus.Desc{c.up, c.pulls, c.pullsServed, c.pullBytes, c.pullConnects, c.pullFailures, c.pullsLost,
 		c.refused, c.dirErrors, c.malformed, c.claims, c.takenOver, c.reclaim, c.beatErrors, c.natsEvents,
 		c.pullTokens, c.tokens, c.kick} {
 		ch <- d
@@ -258,6 +260,7 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.pullBytes, uint64(cc.PullBytesOut), "out")
 	counter(c.pullConnects, uint64(cc.PullConnects))
 	counter(c.pullFailures, uint64(cc.PullFailures))
+	counter(c.pullsLost, uint64(cc.PullsLost))
 	counter(c.refused, uint64(cc.LookupsRefused))
 	counter(c.dirErrors, m.DirectoryErrors.Load())
 	counter(c.malformed, m.Malformed.Load())

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fstream/fstream/internal/cluster/natstest"
 	"github.com/fstream/fstream/internal/server"
 	"github.com/fstream/fstream/internal/server/clustertest"
 	"github.com/fstream/fstream/internal/server/servertest"
@@ -35,7 +36,7 @@ func apiOn(t *testing.T, n *clustertest.Node) *env {
 // origin and each node's watchers, lists the nodes, kicks a broadcaster on
 // another node, and exports the node's cluster counters.
 func TestClusterAPI(t *testing.T) {
-	ns := clustertest.StartNATS(t)
+	ns := natstest.Start(t)
 	noGrace := func(c *server.Config, _ *server.ClusterConfig) { c.BroadcasterGrace = 0 }
 	origin := clustertest.StartNode(t, ns, "origin", noGrace)
 	edge := clustertest.StartNode(t, ns, "edge", noGrace)
@@ -88,7 +89,7 @@ func TestClusterAPI(t *testing.T) {
 
 	_, body := e.do(t, "GET", "/metrics", nil)
 	for _, m := range []string{`fstream_cluster_pull_bytes_total{direction="in"}`, "fstream_cluster_pulls 1",
-		"fstream_cluster_directory_up 1", `fstream_cluster_pull_tokens_total{result="minted"} 0`} {
+		"fstream_cluster_directory_up 1", `fstream_cluster_pull_tokens_total{result="minted"} 0`, "fstream_cluster_pulls_lost_total 0"} {
 		if !strings.Contains(body, m) {
 			t.Errorf("metrics lack %s", m)
 		}

@@ -20,6 +20,8 @@
 //	POST /api/v1/channels/{user}/{channel}/kick/{id}  kick one connection (admin token)
 //	GET  /api/v1/nodes                          JSON list of the cluster's nodes (loopback only by default)
 //	GET  /metrics                               Prometheus text exposition (loopback only by default)
+//	GET  /api/v1/recordings                     recorded channels and their files (loopback only by default)
+//	GET  /recordings/{user}/{channel}/{file}    a recording's file, for download (loopback only by default)
 //
 // In a cluster (server.JoinCluster) the channel list adds every channel live
 // on other nodes, and each channel's origin and every carrying node's

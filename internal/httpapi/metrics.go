@@ -57,6 +57,11 @@ func newRegistry(a *API, version string) (*prometheus.Registry, *httpMetrics, er
 	})
 	build.Set(1)
 	reg := prometheus.NewRegistry()
+	if a.rec != nil {
+		if err := reg.Register(newRecordCollector(a.rec)); err != nil {
+			return nil, nil, err
+		}
+	}
 	for _, c := range []prometheus.Collector{
 		newServerCollector(a),
 		newClusterCollector(a.srv),

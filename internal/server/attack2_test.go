@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,43 +16,10 @@ import (
 	"github.com/fstream/fstream/internal/server/servertest"
 )
 
-// logCapture is a slog handler's output kept for the test to search.
-type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logCapture) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// lines returns the captured lines that contain every one of substrs.
-func (l *logCapture) lines(substrs ...string) []string {
-	var out []string
-next:
-	for _, line := range strings.Split(l.String(), "\n") {
-		for _, s := range substrs {
-			if !strings.Contains(line, s) {
-				continue next
-			}
-		}
-		out = append(out, line)
-	}
-	return out
-}
-
 // captureLogs makes cfg log everything, debug included, into the returned
 // capture.
-func captureLogs(cfg *server.Config) *logCapture {
-	lc := &logCapture{}
+func captureLogs(cfg *server.Config) *servertest.LogBuffer {
+	lc := &servertest.LogBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(lc, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return lc
 }
@@ -62,7 +27,7 @@ func captureLogs(cfg *server.Config) *logCapture {
 // TestSecretsNotEchoed: passwords, and pieces of passwords that a comma
 // split off, appear neither in the answers nor in any log line.
 func TestSecretsNotEchoed(t *testing.T) {
-	var logs *logCapture
+	var logs *servertest.LogBuffer
 	ts := servertest.Start(t, func(c *server.Config) {
 		logs = captureLogs(c)
 		c.AuthFailuresPerMinute = 0
@@ -96,7 +61,7 @@ func TestSecretsNotEchoed(t *testing.T) {
 	}
 	for _, h := range handshakes {
 		if strings.Contains(all, h.secret) {
-			t.Errorf("the log holds secret %s:\n%s", h.secret, strings.Join(logs.lines(h.secret), "\n"))
+			t.Errorf("the log holds secret %s:\n%s", h.secret, strings.Join(logs.Lines(h.secret), "\n"))
 		}
 	}
 }
@@ -150,7 +115,7 @@ func TestBrokenUserFileThrottled(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "fier.ini"), []byte("[DEFAULT\npassword=123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs *logCapture
+	var logs *servertest.LogBuffer
 	ts := servertest.Start(t, func(c *server.Config) {
 		logs = captureLogs(c)
 		c.Auth = auth.NewDir(dir)
@@ -163,7 +128,7 @@ func TestBrokenUserFileThrottled(t *testing.T) {
 		got.add(st)
 	}
 	ts.Close()
-	errs := logs.lines("level=ERROR")
+	errs := logs.Lines("level=ERROR")
 	t.Logf("%d logins against a broken file: %v, %d ERROR lines", attempts, got.by, len(errs))
 	if got.get("busy") < attempts-limit {
 		t.Errorf("answers %v, want busy after %d", got.by, limit)
@@ -177,7 +142,7 @@ func TestBrokenUserFileThrottled(t *testing.T) {
 // which is logged at INFO, not as a fault at WARN.
 func TestOldTLSLoggedAsRefusal(t *testing.T) {
 	cert, _ := selfSigned(t)
-	var logs *logCapture
+	var logs *servertest.LogBuffer
 	ts := servertest.Start(t, func(c *server.Config) {
 		logs = captureLogs(c)
 		c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
@@ -190,8 +155,8 @@ func TestOldTLSLoggedAsRefusal(t *testing.T) {
 			t.Fatalf("TLS version %x: handshake succeeded", v)
 		}
 	}
-	servertest.WaitFor(t, "two failed handshakes logged", func() bool { return len(logs.lines("handshake failed")) >= 2 })
-	for _, line := range logs.lines("handshake failed") {
+	servertest.WaitFor(t, "two failed handshakes logged", func() bool { return len(logs.Lines("handshake failed")) >= 2 })
+	for _, line := range logs.Lines("handshake failed") {
 		if !strings.Contains(line, "level=INFO") {
 			t.Errorf("old TLS client logged as %q, want INFO", line)
 		}

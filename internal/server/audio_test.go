@@ -155,7 +155,7 @@ func testAudioJoins(t *testing.T, codec string) {
 		case !startsWithPAT(w.data):
 			t.Errorf("%s join at %v: does not start with the PAT", w.policy, w.at)
 		}
-		if errs := decodeErrors(t, w.data); len(errs) > 0 {
+		if errs := servertest.DecodeErrors(t, w.data); len(errs) > 0 {
 			t.Errorf("%s join at %v: %d decoder errors, first: %s", w.policy, w.at, len(errs), errs[0])
 		}
 		if err := mediatest.CheckContinuity(w.data); err != nil {
@@ -181,7 +181,7 @@ func TestJoinFallback(t *testing.T) {
 	stream := ffmpegTS(t, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=30:duration=%d", seconds),
 		"-f", "lavfi", "-i", fmt.Sprintf("sine=duration=%d", seconds),
 		"-c:v", "libx264", "-preset", "ultrafast", "-g", "1000", "-c:a", "aac")
-	var logs lockedBuffer
+	var logs servertest.LogBuffer
 	ts := servertest.Start(t, func(c *server.Config) {
 		c.BroadcasterGrace = 0
 		c.JoinTimeout = timeout
@@ -224,22 +224,4 @@ func TestJoinFallback(t *testing.T) {
 		t.Errorf("fallback logged %d times, want once for the channel", n)
 	}
 	t.Logf("join timeout %v: watchers got their first bytes after %s", timeout, spread(firstBytes))
-}
-
-// lockedBuffer is a bytes.Buffer a logger writes to while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -66,6 +66,7 @@ type clusterSide struct {
 	pullsServed   atomic.Int64 // pull connections of other nodes served now
 	pullConnects  atomic.Int64 // upstream connections made
 	pullFailures  atomic.Int64 // upstream attempts that failed or ended, then retried
+	pullsLost     atomic.Int64 // upstream connections given up as dead (directory, silence)
 	lookupRefused atomic.Int64 // watchers refused because the directory could not be read
 
 	ctx    context.Context // cancelled by shutdown; parent of every pull
@@ -199,6 +200,10 @@ type ClusterCounters struct {
 	// PullConnects counts upstream connections made, PullFailures upstream
 	// attempts that failed or connections that broke and were retried.
 	PullConnects, PullFailures int64
+	// PullsLost counts upstream connections the node gave up as dead
+	// without their ending: the directory said the channel or the relay
+	// was gone, or a media stream fell silent (see pull_watch.go).
+	PullsLost int64
 	// LookupsRefused counts watchers refused because the directory could
 	// not be read.
 	LookupsRefused int64
@@ -241,6 +246,7 @@ func (s *Server) ClusterCounters() (c ClusterCounters, ok bool) {
 		PullBytesOut:   out,
 		PullConnects:   cs.pullConnects.Load(),
 		PullFailures:   cs.pullFailures.Load(),
+		PullsLost:      cs.pullsLost.Load(),
 		LookupsRefused: cs.lookupRefused.Load(),
 		Directory:      cs.node.Metrics(),
 	}, true

@@ -62,16 +62,16 @@ func TestTLSAndPlainSharePort(t *testing.T) {
 	plain.Write(servertest.Frame("watch,user=fier"))
 	servertest.WaitFor(t, "two watchers", func() bool { return ts.Watchers("fier", "default") == 2 })
 
-	data := payload(31, 4<<20)
-	d1, d2 := startDrain(tw), startDrain(plain)
-	writeInPieces(b, data, 31)
+	data := servertest.Payload(31, 4<<20)
+	d1, d2 := servertest.StartDrain(tw), servertest.StartDrain(plain)
+	servertest.WriteInPieces(b, data, 31)
 	b.CloseWrite()
 	want := sha256.Sum256(data)
-	if d1.wait(); d1.sum != want {
-		t.Errorf("TLS watcher got %d bytes, hash mismatch", d1.n)
+	if d1.Wait(); d1.Sum != want {
+		t.Errorf("TLS watcher got %d bytes, hash mismatch", d1.N)
 	}
-	if d2.wait(); d2.sum != want {
-		t.Errorf("plain watcher got %d bytes, hash mismatch", d2.n)
+	if d2.Wait(); d2.Sum != want {
+		t.Errorf("plain watcher got %d bytes, hash mismatch", d2.N)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,21 +81,6 @@ type arrival struct {
 	at  time.Time
 }
 
-// decodeErrors returns ffmpeg's error lines for a stream.
-func decodeErrors(t *testing.T, data []byte) []string {
-	t.Helper()
-	cmd := exec.Command("ffmpeg", "-v", "error", "-i", "-", "-f", "null", "-")
-	cmd.Stdin = bytes.NewReader(data)
-	out, _ := cmd.CombinedOutput()
-	var lines []string
-	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return lines
-}
-
 // firstFrame returns the first decoded video frame's kind, and the byte
 // offset where the first keyframe's packet ends (the moment a player can show
 // a clean picture).
@@ -157,7 +141,7 @@ func testJoins(t *testing.T, format string) {
 	stream := makeStream(t, format)
 	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
 	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel="+format)
-	early := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel="+format))
+	early := servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel="+format))
 
 	policies := []string{"gop", "keyframe", "live"}
 	r := rand.New(rand.NewPCG(uint64(len(format)), 7))
@@ -217,14 +201,14 @@ func testJoins(t *testing.T, format string) {
 	b.CloseWrite()
 	wg.Wait()
 
-	if early.wait(); early.sum != sha256.Sum256(stream) {
-		t.Errorf("watcher from the start got %d of %d bytes or different bytes", early.n, len(stream))
+	if early.Wait(); early.Sum != sha256.Sum256(stream) {
+		t.Errorf("watcher from the start got %d of %d bytes or different bytes", early.N, len(stream))
 	}
 
 	delays := map[string][]time.Duration{}
 	liveErrors := 0
 	for _, res := range results {
-		errs := decodeErrors(t, res.data)
+		errs := servertest.DecodeErrors(t, res.data)
 		key, pict, end, ok := firstFrame(t, res.data)
 		switch res.policy {
 		case "gop", "keyframe":
@@ -309,7 +293,7 @@ func TestSkipKeepsPicture(t *testing.T) {
 	if cs.Hub.Skips == 0 || cs.Hub.Evictions[hub.ReasonLagging] != 0 {
 		t.Fatalf("slow watcher: %d skips, %d lag evictions; want skips and no eviction", cs.Hub.Skips, cs.Hub.Evictions[hub.ReasonLagging])
 	}
-	errs := decodeErrors(t, data)
+	errs := servertest.DecodeErrors(t, data)
 	if len(errs) > 0 {
 		t.Errorf("the skip was not a clean cut: %d decoder errors, first: %s", len(errs), errs[0])
 	}
@@ -357,9 +341,9 @@ func TestTakeoverMidGOP(t *testing.T) {
 	if len(second) == 0 || !bytes.HasSuffix(data, second[2*188:]) {
 		t.Fatalf("after the takeover the watcher got %d bytes that are not the new stream from a join point", len(second))
 	}
-	if errs := decodeErrors(t, second); len(errs) > 0 {
+	if errs := servertest.DecodeErrors(t, second); len(errs) > 0 {
 		t.Errorf("the new stream (%d bytes): %d decode errors, first: %s", len(second), len(errs), errs[0])
 	}
 	t.Logf("%d bytes of the first stream, %d of the new one; across the switch the decoder conceals the cut picture: %q",
-		whole, len(second), decodeErrors(t, stream))
+		whole, len(second), servertest.DecodeErrors(t, stream))
 }

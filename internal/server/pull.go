@@ -44,6 +44,9 @@ const (
 // took the channel over): look again.
 var errPullEnded = errors.New("server: pull ended")
 
+// errNewOrigin cuts a pull from an origin that was taken over.
+var errNewOrigin = errors.New("server: the channel has a new origin")
+
 type pull struct {
 	cs     *clusterSide
 	key    hub.Key
@@ -57,11 +60,11 @@ type pull struct {
 	err         error         // why the pull ended
 	entry       cluster.Entry // the channel's directory entry, for passwords
 	hasEntry    bool
-	upstream    string   // the node pulled from now
-	conn        net.Conn // the upstream connection, while there is one
-	repick      bool     // the origin changed: reconnect without backoff
-	established bool     // an upstream has fed the hub at least once
-	closing     bool     // lingered out or ended: takes no more watchers
+	upstream    string    // the node pulled from now
+	up          *upstream // the upstream connection, while there is one
+	repick      bool      // the origin changed: reconnect without backoff
+	established bool      // an upstream has fed the hub at least once
+	closing     bool      // lingered out or ended: takes no more watchers
 	linger      *time.Timer
 	lingerGen   uint64 // tells a linger timer that fired from a stopped one
 }
@@ -244,8 +247,8 @@ func (p *pull) end() {
 // read from the upstream returns at once. Expects p.mu.
 func (p *pull) stopLocked() {
 	p.closing = true
-	if p.conn != nil {
-		p.conn.SetReadDeadline(aLongTimeAgo)
+	if p.up != nil {
+		p.up.cut(errPullEnded)
 	}
 	p.cancel()
 }
@@ -297,9 +300,11 @@ func (p *pull) currentEntry() (cluster.Entry, bool) {
 // origin or a new broadcast (live), or left the directory. For a new
 // origin, a pull from the old origin itself reconnects at once; a pull
 // from a relay keeps it, since the relay follows. A pull waiting to retry
-// tries at once. A channel that left the directory changes nothing
-// here: the upstream connection delivers what is in flight and ends when
-// the channel ends there (or the node dies), and a waiting pull waits on.
+// tries at once. A channel whose entry expired (its origin stopped
+// heartbeating: dead or cut off) cuts an upstream that has gone quiet at
+// once, unless the deletion is older than the entry the pull connected
+// under; the local watchers are in their grace period until a new origin
+// appears. A released channel ends by itself at the origin.
 func (cs *clusterSide) upstreamChanged(k cluster.Key, e cluster.Entry, live bool) {
 	cs.mu.Lock()
 	p := cs.pulls[hub.Key(k)]
@@ -311,19 +316,33 @@ func (cs *clusterSide) upstreamChanged(k cluster.Key, e cluster.Entry, live bool
 	// A new broadcast on the same origin process continues on the same
 	// connection; only a new origin process (a takeover) cuts it.
 	direct := live && p.hasEntry && p.upstream == p.entry.Origin && p.entry.Session != e.Session
+	// A released channel ends at its origin, and the upstream with it,
+	// after the bytes in flight. An expired entry means a dead or cut-off
+	// origin, or a late heartbeat: a quiet upstream is checked at once
+	// (the reader asks the directory and pings the origin); one whose
+	// stream still flows is checked when it falls silent.
+	gone := !live && e.Expired && p.up != nil && (e.Revision == 0 || e.Revision > p.entry.Revision) &&
+		p.up.silentFor() >= p.up.period/2
 	if live {
 		p.entry, p.hasEntry = e, true
 	}
-	if direct && p.conn != nil {
+	switch {
+	case p.up == nil:
+	case direct:
 		p.repick = true
-		p.conn.SetReadDeadline(aLongTimeAgo)
+		p.up.cut(fmt.Errorf("%w (%s)", errNewOrigin, e.Origin))
+	case gone:
+		p.up.poke()
+	case live:
+		p.up.follow(e.Origin, e.Session) // a relay follows the new origin
 	}
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
-	cs.log.Info("cluster: channel origin changed", "user", k.User, "channel", k.Channel, "live", live, "origin", e.Origin, "reconnect", direct)
+	cs.log.Info("cluster: channel origin changed", "user", k.User, "channel", k.Channel, "live", live, "origin", e.Origin,
+		"expired", e.Expired, "reconnect", direct, "check", gone)
 }
 
 // run is the pull's goroutine: connect, feed, retry, until it ends.
@@ -347,6 +366,10 @@ func (p *pull) run() {
 			return
 		}
 		p.cs.pullFailures.Add(1)
+		if errors.Is(err, errUpstreamLost) {
+			p.cs.pullsLost.Add(1)
+			p.cs.log.Warn("cluster pull: upstream lost; re-resolving", "user", p.key.User, "channel", p.key.Channel, "err", err)
+		}
 		if fed {
 			backoff = minBackoff // it worked: this is a new failure
 		}
@@ -402,21 +425,26 @@ func (p *pull) feed() (fed bool, err error) {
 		return false, err
 	}
 	defer conn.Close()
+	period := silencePeriod(cs.node.TTL())
+	if err := keepAliveUpstream(conn, max(period/3, time.Second)); err != nil {
+		cs.log.Warn("cluster pull: no keepalive on the upstream connection", "user", k.User, "channel", k.Channel, "err", err)
+	}
+	u := newUpstream(conn, node, e.Origin, e.Session, period)
 	cs.pullConnects.Add(1)
 	if err := cs.node.RegisterPull(p.ctx, k, node); err != nil {
 		cs.log.Warn("cluster pull not registered in the directory", "user", k.User, "channel", k.Channel, "err", err)
 	}
-	pub, err := p.publish(conn, node, addr)
+	pub, err := p.publish(u, addr)
 	if err != nil {
 		return false, err
 	}
 	cs.log.Info("cluster pull: upstream connected", "user", k.User, "channel", k.Channel, "from", node, "addr", addr, "origin", e.Origin)
 	// Whole TS packets only, so that the next upstream's stream follows
 	// a whole packet (see tsAligner).
-	n, err := pub.ReadFrom(newTSAligner(&countingReader{r: conn, n: &cs.pullBytesIn}))
+	n, err := pub.ReadFrom(newTSAligner(&countingReader{r: newWatchedReader(u, p.checkSilence), n: &cs.pullBytesIn}))
 	pub.Close()
 	p.mu.Lock()
-	p.conn = nil
+	p.up = nil
 	p.live = make(chan struct{})
 	p.mu.Unlock()
 	if err == nil {
@@ -460,7 +488,7 @@ func (cs *clusterSide) dialUpstream(ctx context.Context, addr, node string, k cl
 
 // publish makes the upstream connection the local channel's broadcaster,
 // unless a local broadcaster feeds it or the pull is ending.
-func (p *pull) publish(conn net.Conn, node, addr string) (*hub.Publisher, error) {
+func (p *pull) publish(u *upstream, addr string) (*hub.Publisher, error) {
 	cs := p.cs
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -469,8 +497,8 @@ func (p *pull) publish(conn net.Conn, node, addr string) (*hub.Publisher, error)
 	}
 	pub, err := cs.s.hub.Publish(p.key, hub.PublishOptions{
 		ID:     cs.s.nextID.Add(1),
-		Remote: fmt.Sprintf("node %s (%s)", node, addr),
-		OnStop: func(hub.CloseReason) { conn.SetReadDeadline(aLongTimeAgo) },
+		Remote: fmt.Sprintf("node %s (%s)", u.node, addr),
+		OnStop: func(r hub.CloseReason) { u.cut(&hub.EvictedError{Reason: r}) },
 	})
 	if err != nil {
 		return nil, err
@@ -478,9 +506,9 @@ func (p *pull) publish(conn net.Conn, node, addr string) (*hub.Publisher, error)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing { // ended while dialling: ReadFrom returns at once
-		conn.SetReadDeadline(aLongTimeAgo)
+		u.cut(errPullEnded)
 	}
-	p.conn, p.upstream, p.established = conn, node, true
+	p.up, p.upstream, p.established = u, u.node, true
 	close(p.live)
 	return pub, nil
 }

@@ -23,26 +23,26 @@ import (
 // watchers and compares hashes.
 func TestRelayByteExact(t *testing.T) {
 	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
-	data := payload(1, 40<<20)
+	data := servertest.Payload(1, 40<<20)
 	want := sha256.Sum256(data)
 
 	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,channel=cam,channel-password=456")
-	var drains []*drain
+	var drains []*servertest.Drain
 	for range 4 {
 		w := servertest.MustHandshake(t, ts.Addr, "watch,user=fier,channel=cam,channel-password=456")
-		drains = append(drains, startDrain(w))
+		drains = append(drains, servertest.StartDrain(w))
 	}
-	if err := writeInPieces(b, data, 7); err != nil {
+	if err := servertest.WriteInPieces(b, data, 7); err != nil {
 		t.Fatalf("broadcast: %v", err)
 	}
 	b.CloseWrite()
 	for i, d := range drains {
-		d.wait()
-		if d.err != nil {
-			t.Errorf("watcher %d: %v", i, d.err)
+		d.Wait()
+		if d.Err != nil {
+			t.Errorf("watcher %d: %v", i, d.Err)
 		}
-		if d.n != int64(len(data)) || d.sum != want {
-			t.Errorf("watcher %d got %d bytes (hash match %v), want %d", i, d.n, d.sum == want, len(data))
+		if d.N != int64(len(data)) || d.Sum != want {
+			t.Errorf("watcher %d got %d bytes (hash match %v), want %d", i, d.N, d.Sum == want, len(data))
 		}
 	}
 }
@@ -158,31 +158,31 @@ func TestIsolation(t *testing.T) {
 		data              []byte
 	}
 	streams := []stream{
-		{"fier", "123", "cam", payload(10, 3<<20)},
-		{"other", "456", "cam", payload(11, 3<<20)},
-		{"fier", "123", "desk", payload(12, 3<<20)},
-		{"jörg", "pw", "cam", payload(13, 1<<20)},
+		{"fier", "123", "cam", servertest.Payload(10, 3<<20)},
+		{"other", "456", "cam", servertest.Payload(11, 3<<20)},
+		{"fier", "123", "desk", servertest.Payload(12, 3<<20)},
+		{"jörg", "pw", "cam", servertest.Payload(13, 1<<20)},
 	}
 	var bs []*net.TCPConn
-	var ds []*drain
+	var ds []*servertest.Drain
 	for _, s := range streams {
 		bs = append(bs, servertest.MustHandshake(t, ts.Addr, fmt.Sprintf("broadcast,user=%s,user-password=%s,channel=%s", s.user, s.pw, s.channel)))
 	}
 	for _, s := range streams {
-		ds = append(ds, startDrain(servertest.MustHandshake(t, ts.Addr, fmt.Sprintf("watch,user=%s,channel=%s", s.user, s.channel))))
+		ds = append(ds, servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, fmt.Sprintf("watch,user=%s,channel=%s", s.user, s.channel))))
 	}
 	var wg sync.WaitGroup
 	for i, s := range streams {
 		wg.Go(func() {
-			writeInPieces(bs[i], s.data, uint64(i))
+			servertest.WriteInPieces(bs[i], s.data, uint64(i))
 			bs[i].CloseWrite()
 		})
 	}
 	wg.Wait()
 	for i, d := range ds {
-		d.wait()
-		if d.sum != sha256.Sum256(streams[i].data) {
-			t.Errorf("watcher of %s/%s got the wrong bytes (%d)", streams[i].user, streams[i].channel, d.n)
+		d.Wait()
+		if d.Sum != sha256.Sum256(streams[i].data) {
+			t.Errorf("watcher of %s/%s got the wrong bytes (%d)", streams[i].user, streams[i].channel, d.N)
 		}
 	}
 }
@@ -262,24 +262,24 @@ func TestStalledWatcher(t *testing.T) {
 		c.StallTimeout = 200 * time.Millisecond
 		c.WatcherSendBuffer = 64 << 10
 	})
-	data := payload(3, 24<<20)
+	data := servertest.Payload(3, 24<<20)
 	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
 	stalled := servertest.DialSlow(t, ts.Addr, 4096)
 	if st := servertest.Handshake(t, stalled, "watch,user=fier"); st != "ok" {
 		t.Fatalf("stalled watcher's handshake: %q", st)
 	}
-	good := []*drain{
-		startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")),
-		startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")),
+	good := []*servertest.Drain{
+		servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")),
+		servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")),
 	}
-	if err := writeInPieces(b, data, 3); err != nil {
+	if err := servertest.WriteInPieces(b, data, 3); err != nil {
 		t.Fatalf("broadcast: %v", err)
 	}
 	b.CloseWrite()
 	want := sha256.Sum256(data)
 	for i, d := range good {
-		if d.wait(); d.sum != want {
-			t.Errorf("reading watcher %d got %d bytes, hash mismatch", i, d.n)
+		if d.Wait(); d.Sum != want {
+			t.Errorf("reading watcher %d got %d bytes, hash mismatch", i, d.N)
 		}
 	}
 	if got := servertest.ExpectClosed(t, stalled); len(got) >= len(data) {
@@ -303,7 +303,7 @@ func TestSlowWatcherLag(t *testing.T) {
 	if st := servertest.Handshake(t, slow, "watch,user=fier"); st != "ok" {
 		t.Fatalf("slow watcher's handshake: %q", st)
 	}
-	good := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
+	good := servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
 
 	// The slow watcher reads a trickle; the broadcaster is paced.
 	slowDone := make(chan int64)
@@ -321,7 +321,7 @@ func TestSlowWatcherLag(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	chunk := payload(4, 64<<10)
+	chunk := servertest.Payload(4, 64<<10)
 	var sent bytes.Buffer
 	for range 60 {
 		b.Write(chunk)
@@ -333,8 +333,8 @@ func TestSlowWatcherLag(t *testing.T) {
 	}
 	servertest.WaitFor(t, "slow watcher evicted", func() bool { return ts.Watchers("fier", "default") == 1 })
 	b.CloseWrite()
-	if good.wait(); good.sum != sha256.Sum256(sent.Bytes()) {
-		t.Errorf("fast watcher got %d of %d bytes", good.n, sent.Len())
+	if good.Wait(); good.Sum != sha256.Sum256(sent.Bytes()) {
+		t.Errorf("fast watcher got %d of %d bytes", good.N, sent.Len())
 	}
 	if n := <-slowDone; n >= int64(sent.Len()) {
 		t.Errorf("slow watcher got everything")
@@ -406,13 +406,13 @@ func TestGarbage(t *testing.T) {
 	}
 	wg.Wait()
 
-	data := payload(9, 8<<20)
+	data := servertest.Payload(9, 8<<20)
 	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
-	d := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
-	writeInPieces(b, data, 9)
+	d := servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
+	servertest.WriteInPieces(b, data, 9)
 	b.CloseWrite()
-	if d.wait(); d.sum != sha256.Sum256(data) {
-		t.Fatalf("relay after garbage: %d bytes, hash mismatch", d.n)
+	if d.Wait(); d.Sum != sha256.Sum256(data) {
+		t.Fatalf("relay after garbage: %d bytes, hash mismatch", d.N)
 	}
 }
 
@@ -420,12 +420,12 @@ func TestGarbage(t *testing.T) {
 func TestDelay(t *testing.T) {
 	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
 	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,delay=0.05")
-	d := startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
-	data := payload(6, 2<<20)
-	writeInPieces(b, data, 6)
+	d := servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier"))
+	data := servertest.Payload(6, 2<<20)
+	servertest.WriteInPieces(b, data, 6)
 	b.CloseWrite()
-	if d.wait(); d.sum != sha256.Sum256(data) {
-		t.Fatalf("delayed relay: %d bytes, hash mismatch", d.n)
+	if d.Wait(); d.Sum != sha256.Sum256(data) {
+		t.Fatalf("delayed relay: %d bytes, hash mismatch", d.N)
 	}
 }
 
@@ -435,13 +435,13 @@ func TestDelay(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	ts := servertest.Start(t, nil)
 	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123")
-	var ds []*drain
+	var ds []*servertest.Drain
 	for range 3 {
-		ds = append(ds, startDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")))
+		ds = append(ds, servertest.StartDrain(servertest.MustHandshake(t, ts.Addr, "watch,user=fier")))
 	}
 	idle := servertest.Dial(t, ts.Addr) // never sends a handshake
-	data := payload(8, 4<<20)
-	if err := writeInPieces(b, data, 8); err != nil {
+	data := servertest.Payload(8, 4<<20)
+	if err := servertest.WriteInPieces(b, data, 8); err != nil {
 		t.Fatal(err)
 	}
 	servertest.WaitFor(t, "bytes accepted", func() bool { return ts.Channel("fier", "default").Stats().BytesIn == int64(len(data)) })
@@ -452,8 +452,8 @@ func TestShutdown(t *testing.T) {
 	}
 	want := sha256.Sum256(data)
 	for i, d := range ds {
-		if d.wait(); d.sum != want || d.err != nil {
-			t.Errorf("watcher %d got %d of %d accepted bytes (%v)", i, d.n, len(data), d.err)
+		if d.Wait(); d.Sum != want || d.Err != nil {
+			t.Errorf("watcher %d got %d of %d accepted bytes (%v)", i, d.N, len(data), d.Err)
 		}
 	}
 	servertest.ExpectClosed(t, b)
@@ -468,7 +468,7 @@ func TestShutdown(t *testing.T) {
 func TestBufsizeJoin(t *testing.T) {
 	ts := servertest.Start(t, func(c *server.Config) { c.BroadcasterGrace = 0 })
 	b := servertest.MustHandshake(t, ts.Addr, "broadcast,user=fier,user-password=123,bufsize=1000")
-	data := payload(12, 3000)
+	data := servertest.Payload(12, 3000)
 	b.Write(data[:2500])
 	servertest.WaitFor(t, "bytes accepted", func() bool { return ts.Channel("fier", "default").Stats().BytesIn == 2500 })
 	w := servertest.MustHandshake(t, ts.Addr, "watch,user=fier")

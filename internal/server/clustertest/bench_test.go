@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fstream/fstream/internal/cluster/natstest"
+
 	"github.com/fstream/fstream/internal/server"
 	"github.com/fstream/fstream/internal/server/clustertest"
 	"github.com/fstream/fstream/internal/server/servertest"
@@ -47,7 +49,7 @@ func firstByte(b *testing.B, addr string) time.Duration {
 // (local) and on a node that has to pull the channel first (cold: its
 // previous pull ended with its watcher, linger 0).
 func BenchmarkColdPull(b *testing.B) {
-	ns := clustertest.StartNATS(b)
+	ns := natstest.Start(b)
 	noLinger := func(_ *server.Config, cc *server.ClusterConfig) { cc.Cluster.Linger = 0 }
 	origin := clustertest.StartNode(b, ns, "origin", noLinger)
 	edge := clustertest.StartNode(b, ns, "edge", noLinger)
@@ -74,10 +76,10 @@ func BenchmarkColdPull(b *testing.B) {
 // and to a watcher on a node that pulls it (one hop more).
 func BenchmarkRelay(b *testing.B) {
 	const size = 16 << 20
-	ns := clustertest.StartNATS(b)
+	ns := natstest.Start(b)
 	origin := clustertest.StartNode(b, ns, "origin", noGrace)
 	edge := clustertest.StartNode(b, ns, "edge", noGrace)
-	data := payload(5, size)
+	data := servertest.Payload(5, size)
 	for _, tc := range []struct {
 		name string
 		n    *clustertest.Node
@@ -86,13 +88,13 @@ func BenchmarkRelay(b *testing.B) {
 			b.SetBytes(size)
 			for b.Loop() {
 				bc := servertest.MustHandshake(b, origin.Addr, broadcast)
-				d := startDrain(servertest.MustHandshake(b, tc.n.Addr, watch))
+				d := servertest.StartDrain(servertest.MustHandshake(b, tc.n.Addr, watch))
 				if _, err := bc.Write(data); err != nil {
 					b.Fatal(err)
 				}
 				bc.CloseWrite()
-				if d.wait(); d.n != size {
-					b.Fatalf("watcher got %d bytes, want %d", d.n, size)
+				if d.Wait(); d.N != size {
+					b.Fatalf("watcher got %d bytes, want %d", d.N, size)
 				}
 				bc.Close()
 			}
@@ -105,7 +107,7 @@ func BenchmarkRelay(b *testing.B) {
 // the time from the kill, and from the new broadcaster's "ok", to the new
 // stream's first byte at the watcher.
 func BenchmarkFailover(b *testing.B) {
-	ns := clustertest.StartNATS(b)
+	ns := natstest.Start(b)
 	grace := func(c *server.Config, _ *server.ClusterConfig) { c.BroadcasterGrace = 10 * time.Second }
 	standby := clustertest.StartNode(b, ns, "standby", grace)
 	edge := clustertest.StartNode(b, ns, "edge", grace)
@@ -146,7 +148,7 @@ func BenchmarkFailover(b *testing.B) {
 // the arrival, per path.
 func BenchmarkHopLatency(b *testing.B) {
 	const chunk = 1 << 10
-	ns := clustertest.StartNATS(b)
+	ns := natstest.Start(b)
 	onePull := func(c *server.Config, cc *server.ClusterConfig) { c.BroadcasterGrace = 0; cc.Cluster.MaxPulls = 1 }
 	origin := clustertest.StartNode(b, ns, "origin", onePull)
 	relay := clustertest.StartNode(b, ns, "relay", onePull)

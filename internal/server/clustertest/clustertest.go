@@ -1,23 +1,21 @@
-// Package clustertest runs fstream clusters for tests: an in-process NATS
-// server with JetStream on 127.0.0.1 and fstream servers joined to it as
-// nodes, each on 127.0.0.1:0, stopped when the test ends. Its own tests
-// drive whole clusters over real TCP: relays, trees, takeovers, failover
+// Package clustertest runs fstream clusters for tests: fstream servers
+// joined as nodes to an in-process NATS server (package natstest), each
+// on 127.0.0.1:0, stopped when the test ends. Its own tests drive whole
+// clusters over real TCP: relays, trees, takeovers, failover, partitions
 // and NATS outages.
 package clustertest
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
 	"github.com/fstream/fstream/internal/cluster"
+	"github.com/fstream/fstream/internal/cluster/natstest"
 	"github.com/fstream/fstream/internal/server"
 	"github.com/fstream/fstream/internal/server/servertest"
 )
@@ -26,69 +24,8 @@ import (
 // that expiry happens quickly.
 const TTL = time.Second
 
-// NATS is an in-process NATS server with JetStream.
-type NATS struct {
-	t    testing.TB
-	dir  string
-	port int
-
-	mu  sync.Mutex
-	srv *natsserver.Server
-}
-
-// StartNATS starts a NATS server with JetStream on a free port of
-// 127.0.0.1, storing in a temporary directory; it stops when the test
-// ends.
-func StartNATS(t testing.TB) *NATS {
-	t.Helper()
-	ns := &NATS{t: t, dir: t.TempDir(), port: -1}
-	ns.Start()
-	t.Cleanup(ns.Stop)
-	return ns
-}
-
-// Start starts the server again after Stop, on the same port with the
-// same store.
-func (ns *NATS) Start() {
-	ns.t.Helper()
-	opts := &natsserver.Options{
-		ServerName: "fstream-test",
-		Host:       "127.0.0.1",
-		Port:       ns.port,
-		JetStream:  true,
-		StoreDir:   ns.dir,
-		NoLog:      true,
-		NoSigs:     true,
-	}
-	srv, err := natsserver.NewServer(opts)
-	if err != nil {
-		ns.t.Fatalf("clustertest: nats server: %v", err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		ns.t.Fatal("clustertest: nats server not ready")
-	}
-	ns.mu.Lock()
-	ns.srv = srv
-	ns.port = srv.Addr().(*net.TCPAddr).Port
-	ns.mu.Unlock()
-}
-
-// Stop shuts the server down and waits for it.
-func (ns *NATS) Stop() {
-	ns.mu.Lock()
-	srv := ns.srv
-	ns.srv = nil
-	ns.mu.Unlock()
-	if srv != nil {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}
-}
-
-// URL is the server's client URL.
-func (ns *NATS) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", ns.port) }
+// OpTimeout bounds each directory call of a test node.
+const OpTimeout = time.Second
 
 // Node is an fstream server joined to a test cluster.
 type Node struct {
@@ -102,8 +39,9 @@ type Node struct {
 // StartNode starts a server on 127.0.0.1:0 with servertest's users, joins
 // it to ns as name (TTL, a short linger) and serves until the test ends,
 // when it shuts down (leaving the cluster). mutate may change both
-// configurations first.
-func StartNode(t testing.TB, ns *NATS, name string, mutate func(*server.Config, *server.ClusterConfig)) *Node {
+// configurations first; an Advertise it sets (a proxy's address) is kept,
+// and Node.Addr is still where the node listens.
+func StartNode(t testing.TB, ns *natstest.NATS, name string, mutate func(*server.Config, *server.ClusterConfig)) *Node {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Auth = servertest.Auth
@@ -113,7 +51,7 @@ func StartNode(t testing.TB, ns *NATS, name string, mutate func(*server.Config, 
 	cc.Cluster.URLs = []string{ns.URL()}
 	cc.Cluster.NodeName = name
 	cc.Cluster.TTL = TTL
-	cc.Cluster.OpTimeout = time.Second
+	cc.Cluster.OpTimeout = OpTimeout
 	cc.Cluster.Linger = time.Second
 	if mutate != nil {
 		mutate(&cfg, &cc)
@@ -126,7 +64,9 @@ func StartNode(t testing.TB, ns *NATS, name string, mutate func(*server.Config, 
 	if err != nil {
 		t.Fatalf("clustertest: listen: %v", err)
 	}
-	cc.Cluster.Advertise = ln.Addr().String()
+	if cc.Cluster.Advertise == "" { // mutate may put a proxy in front
+		cc.Cluster.Advertise = ln.Addr().String()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.JoinCluster(ctx, cc); err != nil {

@@ -1,15 +1,12 @@
 package clustertest_test
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"io"
-	"math/rand/v2"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/fstream/fstream/internal/cluster/natstest"
 
 	"go.uber.org/goleak"
 
@@ -29,9 +26,9 @@ const (
 
 // startCluster starts NATS and nodes named n0, n1, ... with mutate applied
 // to each.
-func startCluster(t *testing.T, nodes int, mutate func(*server.Config, *server.ClusterConfig)) (*clustertest.NATS, []*clustertest.Node) {
+func startCluster(t *testing.T, nodes int, mutate func(*server.Config, *server.ClusterConfig)) (*natstest.NATS, []*clustertest.Node) {
 	t.Helper()
-	ns := clustertest.StartNATS(t)
+	ns := natstest.Start(t)
 	var all []*clustertest.Node
 	for i := range nodes {
 		all = append(all, clustertest.StartNode(t, ns, "n"+string(rune('0'+i)), mutate))
@@ -42,56 +39,6 @@ func startCluster(t *testing.T, nodes int, mutate func(*server.Config, *server.C
 // noGrace ends channels at once when their broadcaster leaves, so that a
 // watcher's stream ends with the broadcaster's.
 func noGrace(c *server.Config, _ *server.ClusterConfig) { c.BroadcasterGrace = 0 }
-
-// payload returns n deterministic pseudo-random bytes.
-func payload(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], r.Uint64())
-	}
-	for i := n &^ 7; i < n; i++ {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
-// writeInPieces writes b in pseudo-random pieces, as a real encoder would.
-func writeInPieces(w io.Writer, b []byte, seed uint64) error {
-	r := rand.New(rand.NewPCG(seed, 1))
-	for len(b) > 0 {
-		n := min(len(b), 1+r.IntN(256<<10))
-		if _, err := w.Write(b[:n]); err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
-// drain reads a connection to EOF in the background and reports the
-// bytes' hash and count. Owned by the test through wait.
-type drain struct {
-	wg  sync.WaitGroup
-	sum [32]byte
-	n   int64
-	err error
-}
-
-func startDrain(c net.Conn) *drain {
-	d := &drain{}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		h := sha256.New()
-		c.SetReadDeadline(time.Now().Add(2 * time.Minute))
-		d.n, d.err = io.Copy(h, c)
-		copy(d.sum[:], h.Sum(nil))
-	}()
-	return d
-}
-
-func (d *drain) wait() *drain { d.wg.Wait(); return d }
 
 // readUntil reads c until what arrived contains marker, and fails the
 // test if it does not within servertest.WaitTimeout or c ends first.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,20 +43,6 @@ func makeTS(t *testing.T) []byte {
 	return data
 }
 
-// decodeErrors returns ffmpeg's error lines for a stream.
-func decodeErrors(data []byte) []string {
-	cmd := exec.Command("ffmpeg", "-v", "error", "-i", "-", "-f", "null", "-")
-	cmd.Stdin = bytes.NewReader(data)
-	out, _ := cmd.CombinedOutput()
-	var lines []string
-	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return lines
-}
-
 // sendPaced writes data to c at the pace of a live stream of the given
 // length, in 20 ms steps.
 func sendPaced(c net.Conn, data []byte, length time.Duration) error {
@@ -86,7 +71,7 @@ func TestMediaTwoHops(t *testing.T) {
 		cc.Cluster.MaxPulls = 1
 	})
 	b := servertest.MustHandshake(t, nodes[0].Addr, broadcast)
-	early := startDrain(servertest.MustHandshake(t, nodes[1].Addr, watch)) // n1 pulls
+	early := servertest.StartDrain(servertest.MustHandshake(t, nodes[1].Addr, watch)) // n1 pulls
 	sent := make(chan error, 1)
 	go func() { sent <- sendPaced(b, data, mediaSeconds*time.Second) }()
 
@@ -112,13 +97,13 @@ func TestMediaTwoHops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if early.wait(); early.n != int64(len(data)) {
-		t.Errorf("early watcher on n1 got %d bytes, want all %d", early.n, len(data))
+	if early.Wait(); early.N != int64(len(data)) {
+		t.Errorf("early watcher on n1 got %d bytes, want all %d", early.N, len(data))
 	}
 	if len(got) == 0 || len(got) >= len(data) {
 		t.Fatalf("late watcher got %d of %d bytes: not a join in mid-stream", len(got), len(data))
 	}
-	if errs := decodeErrors(got); len(errs) > 0 {
+	if errs := servertest.DecodeErrors(t, got); len(errs) > 0 {
 		t.Errorf("late watcher's stream (%d bytes) has %d decode errors, first: %s", len(got), len(errs), errs[0])
 	}
 	t.Logf("late watcher on n2 (two hops) got %d of %d bytes; decodes cleanly", len(got), len(data))
@@ -184,12 +169,12 @@ func TestMediaTakeover(t *testing.T) {
 	if junction-shift < cut-3*tsPacket || junction >= len(stream) {
 		t.Fatalf("watcher on n1: the first stream runs to %d of %d bytes, cut at %d: want it whole to about the cut, then more", junction, len(stream), cut)
 	}
-	if errs := decodeErrors(stream[junction:]); len(errs) > 0 {
+	if errs := servertest.DecodeErrors(t, stream[junction:]); len(errs) > 0 {
 		t.Errorf("the new stream on n1 (%d bytes): %d decode errors, first: %s", len(stream)-junction, len(errs), errs[0])
 	}
 	t.Logf("watcher on n1: %d bytes of the first stream, then %d of the new one, whole packets; "+
 		"the new one decodes cleanly; across the switch the decoder conceals the cut picture: %q",
-		junction, len(stream)-junction, decodeErrors(stream))
+		junction, len(stream)-junction, servertest.DecodeErrors(t, stream))
 }
 
 // tsPacket is the size of an MPEG-TS packet.

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fstream/fstream/internal/cluster/natstest"
+
 	"github.com/fstream/fstream/internal/server"
 	"github.com/fstream/fstream/internal/server/clustertest"
 	"github.com/fstream/fstream/internal/server/servertest"
@@ -19,10 +21,10 @@ func TestRelayByteExact(t *testing.T) {
 	origin := nodes[0]
 	b := servertest.MustHandshake(t, origin.Addr, broadcast)
 
-	var drains []*drain
+	var drains []*servertest.Drain
 	for i, n := range nodes {
 		for range 1 + 2*min(i, 1) { // one watcher on the origin, three elsewhere
-			drains = append(drains, startDrain(servertest.MustHandshake(t, n.Addr, watch)))
+			drains = append(drains, servertest.StartDrain(servertest.MustHandshake(t, n.Addr, watch)))
 		}
 	}
 	for _, n := range nodes[1:] {
@@ -31,15 +33,15 @@ func TestRelayByteExact(t *testing.T) {
 		}
 	}
 
-	data := payload(1, size)
-	if err := writeInPieces(b, data, 2); err != nil {
+	data := servertest.Payload(1, size)
+	if err := servertest.WriteInPieces(b, data, 2); err != nil {
 		t.Fatal(err)
 	}
 	b.CloseWrite()
 	want := sha256.Sum256(data)
 	for i, d := range drains {
-		if d.wait(); d.n != size || d.sum != want {
-			t.Errorf("watcher %d: %d bytes (err %v), hash match %v; want %d exact bytes", i, d.n, d.err, d.sum == want, size)
+		if d.Wait(); d.N != size || d.Sum != want {
+			t.Errorf("watcher %d: %d bytes (err %v), hash match %v; want %d exact bytes", i, d.N, d.Err, d.Sum == want, size)
 		}
 	}
 	servertest.WaitFor(t, "the pull connections to end", func() bool { return origin.ClusterStats(t).PullsServed == 0 })
@@ -58,7 +60,7 @@ func TestRelayByteExact(t *testing.T) {
 // once; after that the upstream connection ends, even while the stream
 // flows.
 func TestLinger(t *testing.T) {
-	ns := clustertest.StartNATS(t)
+	ns := natstest.Start(t)
 	origin := clustertest.StartNode(t, ns, "origin", nil)
 	edge := clustertest.StartNode(t, ns, "edge", func(_ *server.Config, cc *server.ClusterConfig) { cc.Cluster.Linger = time.Hour })
 	short := clustertest.StartNode(t, ns, "short", func(_ *server.Config, cc *server.ClusterConfig) { cc.Cluster.Linger = 0 })

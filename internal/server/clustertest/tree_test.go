@@ -22,9 +22,9 @@ func TestTree(t *testing.T) {
 	})
 	origin := all[0]
 	b := servertest.MustHandshake(t, origin.Addr, broadcast)
-	var drains []*drain
+	var drains []*servertest.Drain
 	for _, n := range all {
-		drains = append(drains, startDrain(servertest.MustHandshake(t, n.Addr, watch)))
+		drains = append(drains, servertest.StartDrain(servertest.MustHandshake(t, n.Addr, watch)))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -63,15 +63,15 @@ func TestTree(t *testing.T) {
 	}
 	t.Logf("tree (node: upstream): %v", up)
 
-	data := payload(3, size)
-	if err := writeInPieces(b, data, 4); err != nil {
+	data := servertest.Payload(3, size)
+	if err := servertest.WriteInPieces(b, data, 4); err != nil {
 		t.Fatal(err)
 	}
 	b.CloseWrite()
 	want := sha256.Sum256(data)
 	for i, d := range drains {
-		if d.wait(); d.n != size || d.sum != want {
-			t.Errorf("watcher on n%d: %d bytes (err %v), hash match %v; want %d exact bytes", i, d.n, d.err, d.sum == want, size)
+		if d.Wait(); d.N != size || d.Sum != want {
+			t.Errorf("watcher on n%d: %d bytes (err %v), hash match %v; want %d exact bytes", i, d.N, d.Err, d.Sum == want, size)
 		}
 	}
 	if got, want := origin.ClusterStats(t).PullBytesOut, int64(direct[origin.Name]*size); got != want {

@@ -6,12 +6,18 @@
 package servertest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
+	"os/exec"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -226,4 +232,113 @@ func ReadN(t testing.TB, c net.Conn, n int) []byte {
 		t.Fatalf("servertest: read %d bytes: %v", n, err)
 	}
 	return b
+}
+
+// Payload returns n deterministic pseudo-random bytes for seed.
+func Payload(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], r.Uint64())
+	}
+	for i := n &^ 7; i < n; i++ {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// WriteInPieces writes b in pseudo-random pieces of up to 256 KiB, as a
+// real encoder would.
+func WriteInPieces(w io.Writer, b []byte, seed uint64) error {
+	r := rand.New(rand.NewPCG(seed, 1))
+	for len(b) > 0 {
+		n := min(len(b), 1+r.IntN(256<<10))
+		if _, err := w.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// drainTimeout bounds a Drain's read of the whole stream.
+const drainTimeout = 2 * time.Minute
+
+// Drain reads a connection to its end in the background and reports the
+// bytes' SHA-256 and count. The test owns its goroutine through Wait.
+type Drain struct {
+	wg sync.WaitGroup
+	// Sum, N and Err are the hash, the count and how the reading ended
+	// (nil at EOF); read them after Wait.
+	Sum [32]byte
+	N   int64
+	Err error
+}
+
+// StartDrain starts reading c, for at most two minutes.
+func StartDrain(c net.Conn) *Drain {
+	d := &Drain{}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		h := sha256.New()
+		c.SetReadDeadline(time.Now().Add(drainTimeout))
+		d.N, d.Err = io.Copy(h, c)
+		copy(d.Sum[:], h.Sum(nil))
+	}()
+	return d
+}
+
+// Wait waits until the connection has ended and returns d.
+func (d *Drain) Wait() *Drain { d.wg.Wait(); return d }
+
+// DecodeErrors decodes an MPEG-TS stream with ffmpeg (which the caller
+// made sure is installed) and returns its error lines: none for a stream a
+// player shows cleanly.
+func DecodeErrors(t testing.TB, data []byte) []string {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", "-v", "error", "-i", "-", "-f", "null", "-")
+	cmd.Stdin = bytes.NewReader(data)
+	out, _ := cmd.CombinedOutput()
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// LogBuffer is a log destination a test reads while a server writes to it.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Lines returns the lines logged so far that contain every one of substrs.
+func (l *LogBuffer) Lines(substrs ...string) []string {
+	var out []string
+next:
+	for _, line := range strings.Split(l.String(), "\n") {
+		for _, s := range substrs {
+			if !strings.Contains(line, s) {
+				continue next
+			}
+		}
+		out = append(out, line)
+	}
+	return out
 }

@@ -144,6 +144,8 @@
     const now = new Date();
     updated.dateTime = now.toISOString();
     updated.textContent = now.toLocaleTimeString();
+    // cluster.js draws the cluster section from the same list.
+    document.dispatchEvent(new CustomEvent('fstream:channels', {detail: channels}));
   }
 
   async function poll() {
