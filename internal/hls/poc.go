@@ -133,7 +133,8 @@ func (p *pocTracker) picture265(nal []byte) (int, bool) {
 	poc := p.order(lsb, idr || (t >= 16 && t <= 18) || !p.started)
 	// The next picture's order count is relative to the last picture of
 	// temporal layer 0 that is no RADL, RASL or sub-layer non-reference.
-	if tid == 0 && (t < 6 || t > 9) && !(t <= 14 && t%2 == 0) {
+	subLayerNonRef := t <= 14 && t%2 == 0
+	if tid == 0 && (t < 6 || t > 9) && !subLayerNonRef {
 		p.prevMsb, p.prevLs = poc-lsb, lsb
 	}
 	return poc, true
