@@ -182,7 +182,7 @@ func (m *Manager) ensure(key hub.Key, always bool) (*channel, error) {
 	}
 	// The HTTP side checked the channel password; the segmenter is the
 	// server's own reader.
-	sub, err := m.hub.Subscribe(key, hub.SubscribeOptions{SkipPassword: true, Join: hub.JoinGOP, Via: "hls", Remote: "hls"})
+	sub, err := m.hub.Subscribe(key, hub.SubscribeOptions{SkipPassword: true, Join: hub.JoinGOP, Via: "hls", Remote: "hls", Internal: true})
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 	if c.password != "" && !opts.SkipPassword && !passwordsEqual(opts.Password, c.password) {
 		return nil, ErrWrongPassword
 	}
-	if c.cfg.MaxWatchers > 0 && len(c.subs) >= c.cfg.MaxWatchers {
+	if c.cfg.MaxWatchers > 0 && !opts.Internal && c.audienceLocked() >= c.cfg.MaxWatchers {
 		return nil, ErrChannelFull
 	}
 	s := &Subscription{
@@ -313,4 +313,19 @@ func (c *Channel) Kick(id uint64) bool {
 	}
 	notifyEvicted(evicted, ReasonKicked)
 	return stopped != nil || len(evicted) > 0
+}
+
+// audienceLocked counts the watchers that are not the server's own
+// readers. Expects c.mu.
+func (c *Channel) audienceLocked() int {
+	if len(c.subs) < c.cfg.MaxWatchers {
+		return len(c.subs) // the usual case: no need to look
+	}
+	n := 0
+	for _, s := range c.subs {
+		if !s.opts.Internal {
+			n++
+		}
+	}
+	return n
 }

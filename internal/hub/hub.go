@@ -206,6 +206,10 @@ type SubscribeOptions struct {
 	ID     uint64
 	Remote string
 	Via    string
+	// Internal marks the server's own readers (a recorder, an HLS
+	// segmenter): an operator's watcher limit is for the audience, so they
+	// do not count against MaxWatchers, nor are they refused by it.
+	Internal bool
 	// OnEvict is called, without locks held, when the hub evicts the
 	// watcher. It must make a blocked write return (a past write deadline).
 	OnEvict func(CloseReason)

@@ -415,3 +415,23 @@ func TestHubRefusals(t *testing.T) {
 		t.Error("nil counts as a refusal")
 	}
 }
+
+// TestInternalReadersNotCounted: the server's own readers (a recorder, an
+// HLS segmenter) neither count against the watcher limit nor are refused
+// by it; the audience's limit holds as before.
+func TestInternalReadersNotCounted(t *testing.T) {
+	h, _ := newTestHub(func(c *hub.Config) { c.MaxWatchers = 2 })
+	defer h.Close()
+	key := hub.Key{User: "fier", Channel: "cam"}
+	publish(t, h, key, hub.PublishOptions{})
+	subscribe(t, h, key, hub.SubscribeOptions{Internal: true, Via: "record"})
+	subscribe(t, h, key, hub.SubscribeOptions{})
+	subscribe(t, h, key, hub.SubscribeOptions{})
+	if _, err := h.Subscribe(key, hub.SubscribeOptions{}); !errors.Is(err, hub.ErrChannelFull) {
+		t.Fatalf("third watcher: %v, want ErrChannelFull", err)
+	}
+	subscribe(t, h, key, hub.SubscribeOptions{Internal: true, Via: "hls"})
+	if n := h.Channel(key).Stats().Watchers; n != 4 {
+		t.Errorf("Stats().Watchers = %d, want 4 (two watchers, two internal readers)", n)
+	}
+}

@@ -53,7 +53,7 @@ func (rec *recording) run(ctx context.Context) {
 	join := hub.JoinGOP // the latest keyframe: the recording starts with a picture
 	for {
 		sub, err := rec.r.hub.Subscribe(rec.key, hub.SubscribeOptions{
-			Join: join, Via: "record", Remote: "recorder", SkipPassword: true,
+			Join: join, Via: "record", Remote: "recorder", SkipPassword: true, Internal: true,
 		})
 		if err != nil {
 			rec.r.log.Debug("recording not started", "user", rec.key.User, "channel", rec.key.Channel, "err", err)
