@@ -230,6 +230,35 @@ func (c *Channel) publishLocked() {
 	}
 }
 
+// holdOrPublishLocked publishes the bytes just committed, or holds them
+// back for the broadcaster's delay or the hub's coalescing interval,
+// counted from the oldest byte held (the flush timer publishes them then).
+// Coalescing publishes at once when its size threshold is reached. Expects
+// c.mu.
+func (c *Channel) holdOrPublishLocked() {
+	hold := max(c.delay, c.cfg.Coalesce)
+	coalescing := c.cfg.Coalesce > 0 && c.delay <= c.cfg.Coalesce
+	switch {
+	case hold <= 0:
+		c.publishLocked()
+	case coalescing && c.head-c.visible >= int64(c.cfg.CoalesceBytes):
+		if c.flushing {
+			// A flush that already fired publishes whatever came since:
+			// early, never late.
+			c.flushTimer.Stop()
+			c.flushing = false
+		}
+		c.publishLocked()
+	case !c.flushing:
+		c.flushing = true
+		if c.flushTimer == nil {
+			c.flushTimer = c.cfg.Clock.AfterFunc(hold, c.flush)
+		} else {
+			c.flushTimer.Reset(hold)
+		}
+	}
+}
+
 // flush publishes the bytes a delay held back (the flush timer calls it).
 func (c *Channel) flush() {
 	c.mu.Lock()
