@@ -25,7 +25,7 @@ const (
 
 // quickCounts and quickDuration make --quick: the whole suite in seconds,
 // to check the suite itself; its numbers mean nothing.
-var quickCounts = bench.SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChannel: 2, Stalled: 1, Regular: 1, Handshakes: 10, ColdPulls: 2}
+var quickCounts = bench.SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChannel: 2, Stalled: 1, Regular: 1, Handshakes: 10, ColdPulls: 2, Paced: 2, PacedMany: 2}
 
 const quickDuration = 200 * time.Millisecond
 
