@@ -59,6 +59,17 @@ type Channel struct {
 	graceTimer              Timer
 	marks                   []lagMark // when stream positions became visible, oldest first
 
+	// Broadcaster streams. Each broadcaster (a takeover, a return within
+	// the grace period) starts a new stream, numbered from 1; bounds are the
+	// recent switches (stream.go).
+	stream      uint64
+	streamBegun bool // the first broadcaster began its stream
+	bounds      []streamBound
+	// whole is where the current stream's last whole unit ends (a TS
+	// packet): while a broadcaster may still add to it, watchers see
+	// bytes up to here only, so that a switch never follows a torn packet.
+	whole int64
+
 	// Join points, copied from the writer's media tracker at each commit.
 	streamStart int64 // where the current broadcaster's stream began
 	format      media.Format
@@ -78,12 +89,13 @@ type Channel struct {
 
 func newChannel(h *Hub, key Key) *Channel {
 	return &Channel{
-		hub:   h,
-		key:   key,
-		cfg:   h.cfg,
-		epoch: h.cfg.Clock.Now(),
-		ring:  newRing(min(initialRing, h.cfg.Buffer)),
-		wake:  make(chan struct{}),
+		hub:    h,
+		key:    key,
+		cfg:    h.cfg,
+		epoch:  h.cfg.Clock.Now(),
+		ring:   newRing(min(initialRing, h.cfg.Buffer)),
+		wake:   make(chan struct{}),
+		stream: 1,
 	}
 }
 
@@ -141,6 +153,7 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 		ch:           c,
 		opts:         opts,
 		position:     c.placeLocked(opts.Join),
+		lastStream:   c.stream,
 		idx:          len(c.subs),
 		lastProgress: c.since(),
 		joined:       c.cfg.Clock.Now(),
@@ -209,13 +222,18 @@ func (c *Channel) graceExpired() {
 	}
 }
 
-// showLocked makes every received byte visible to watchers. Their lag clock
-// starts now, not when they arrived: bytes a delay held back are not late
-// for watchers that take them at once. Expects c.mu.
+// showLocked makes the received bytes visible to watchers: up to the last
+// whole unit while the channel lives, every byte once it ended. Their lag
+// clock starts now, not when they arrived: bytes a delay held back are not
+// late for watchers that take them at once. Expects c.mu.
 func (c *Channel) showLocked() {
-	if c.head > c.visible {
+	end := c.head
+	if !c.ended {
+		end = min(end, c.whole)
+	}
+	if end > c.visible {
 		c.markLocked(c.visible, c.since())
-		c.visible = c.head
+		c.visible = end
 	}
 }
 

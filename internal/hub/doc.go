@@ -51,6 +51,15 @@
 //     the newest keyframe after finishing its GOP (SlowSkip, media only) or
 //     evicted (SlowDisconnect, and always for generic streams). Next tells
 //     the caller that moment, so it can use it as its write deadline.
+//   - Each broadcaster (the first, one that took over, one that came back
+//     within the grace period) sends its own stream (stream.go). Watchers
+//     see a transport stream up to its last whole packet only, so that a
+//     switch never follows a torn packet. A watcher that reaches the end of
+//     a media stream waits for the next stream's first join point, as a
+//     joining watcher would, rather than being fed a new stream in mid-GOP;
+//     after a generic stream it goes on at the next one's first byte.
+//     Subscription.Stream numbers the stream of the bytes Next returned,
+//     which never span two, so HLS and recordings can mark the switch.
 //   - A channel ends when its broadcaster leaves and none comes back within
 //     Config.Grace; its watchers get every byte first, then ErrChannelEnded.
 //     Kick and Close end connections on an operator's or the server's

@@ -66,6 +66,7 @@ const detectLimit = 4 << 10
 // startTrackingLocked gives the channel a fresh tracker for a new
 // broadcaster's stream, which starts at the current head. Expects c.mu.
 func (c *Channel) startTrackingLocked(p *Publisher) {
+	c.switchStreamLocked()
 	p.base = c.head
 	p.tracker = media.NewTracker(media.TrackerConfig{DetectLimit: detectLimit})
 	c.streamStart = c.head
@@ -121,6 +122,7 @@ func (c *Channel) trackLocked(p *Publisher) (ev event) {
 		c.fallback, c.fallbackOK = fp, true
 	}
 	c.trackRetain = p.base + t.RetainFrom()
+	c.whole = p.base + t.WholeEnd()
 	return ev
 }
 
@@ -165,11 +167,19 @@ func (c *Channel) chunkStartLocked() int64 {
 // clock starts now: the GOP is old by design, not lag. Expects c.mu and a
 // usable join point.
 func (c *Channel) atJoinLocked() position {
-	return position{cursor: c.join.Pos, prefix: c.join.Prefix, lagFrom: c.since()}
+	return position{cursor: c.join.Pos, prefix: c.join.Prefix, lagFrom: c.since(), stream: c.stream}
 }
 
 // placeLocked returns where a new watcher starts, by policy. Expects c.mu.
 func (c *Channel) placeLocked(policy JoinPolicy) position {
+	pos := c.placeInStreamLocked(policy)
+	pos.stream = c.stream
+	return pos
+}
+
+// placeInStreamLocked is placeLocked's choice of a place in the current
+// stream. Expects c.mu.
+func (c *Channel) placeInStreamLocked(policy JoinPolicy) position {
 	if policy == "" {
 		policy = c.cfg.DefaultJoin
 	}
@@ -218,7 +228,7 @@ func (c *Channel) resolveWaitLocked(s *Subscription) event {
 	case c.joinSeq > s.waitSeq && c.joinUsableLocked():
 		s.position = c.atJoinLocked()
 	case s.giveUp > 0 && c.since() >= s.giveUp && c.fallbackUsableLocked():
-		s.position = position{cursor: c.fallback.Pos, prefix: c.fallback.Prefix, lagFrom: c.since()}
+		s.position = position{cursor: c.fallback.Pos, prefix: c.fallback.Prefix, lagFrom: c.since(), stream: c.stream}
 		return c.fellBackLocked()
 	}
 	return event{}

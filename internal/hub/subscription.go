@@ -23,6 +23,9 @@ type Subscription struct {
 	skipped      int64
 	err          error
 	jumpAt       int64 // a planned skip to the newest keyframe happens here; 0 = none
+
+	// Owned by the writing goroutine.
+	lastStream uint64 // the stream of the bytes the last Next returned
 }
 
 // position is where a watcher reads next.
@@ -33,6 +36,7 @@ type position struct {
 	waitSeq uint64        // the join point it must not take
 	giveUp  time.Duration // while waiting: when it starts at a fallback point instead; 0 = never
 	lagFrom time.Duration // lag is measured from here at least (the last join or skip)
+	stream  uint64        // the broadcaster stream cursor is in (see stream.go)
 }
 
 // Channel returns the subscription's channel.
@@ -90,6 +94,10 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		if s.jumpAt > 0 && s.cursor >= s.jumpAt && len(s.prefix) == 0 {
 			c.jumpLocked(s)
 		}
+		if b, ok := c.nextBoundLocked(s); ok && s.cursor >= b.end && len(s.prefix) == 0 {
+			c.crossLocked(s, b)
+			continue
+		}
 		if !s.waiting && (len(s.prefix) > 0 || s.cursor < c.visible) {
 			var ok bool
 			if deadline, ok = c.lagDeadlineLocked(s); ok {
@@ -125,6 +133,10 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 	if s.jumpAt > 0 {
 		end = min(end, s.jumpAt) // a planned skip cuts here
 	}
+	if b, ok := c.nextBoundLocked(s); ok {
+		end = max(start, min(end, b.end)) // its stream ends here
+	}
+	s.lastStream = s.stream
 	prefix := s.prefix
 	buf := c.buf
 	c.mu.Unlock()

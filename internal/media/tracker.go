@@ -120,6 +120,20 @@ func (t *Tracker) FallbackPoint() (JoinPoint, bool) {
 	return JoinPoint{}, false
 }
 
+// WholeEnd returns the end of the stream's last whole unit: for a synced
+// MPEG-TS stream the end of the last whole packet, else the end of the
+// stream. A relay shows watchers bytes up to here only, so that a stream
+// cut by a takeover or a broken connection never ends in a torn packet
+// that the next stream would be spliced onto. Annex B needs no such care:
+// its start codes resynchronise a decoder, and holding back the access
+// unit being parsed would cost a frame of latency.
+func (t *Tracker) WholeEnd() int64 {
+	if t.format == FormatMPEGTS && t.ts.synced {
+		return t.ts.next
+	}
+	return t.n
+}
+
 // RetainFrom returns the oldest absolute offset that a future join point
 // could start at: the start of the TS packet, PES, NAL unit or access unit
 // still being parsed, or 0 while the format is being detected from the

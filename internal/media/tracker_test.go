@@ -501,3 +501,35 @@ func ExampleTracker() {
 	fmt.Println(tr.Format(), ok, jp.Pos, jp.Seq, jp.Prefix == nil)
 	// Output: h264 true 0 1 true
 }
+
+// TestWholeEnd: a transport stream's whole end is the end of its last
+// whole packet, wherever the bytes so far stop; other streams end where
+// their bytes do.
+func TestWholeEnd(t *testing.T) {
+	ts := readFixture(t, "h264.ts")
+	annexB := readFixture(t, "h264.h264")
+	generic := bytes.Repeat([]byte("not a media stream "), 1000)
+	tests := []struct {
+		name string
+		data []byte
+		want int64
+	}{
+		{"ts, whole packets", ts[:188*40], 188 * 40},
+		{"ts, torn packet", ts[:188*40+97], 188 * 40},
+		{"ts, one byte of a packet", ts[:188*40+1], 188 * 40},
+		{"annex b", annexB[:10001], 10001},
+		{"generic", generic, int64(len(generic))},
+		{"too short to tell", ts[:100], 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTracker(TrackerConfig{})
+			for off := 0; off < len(tt.data); off += 333 {
+				tr.Write(tt.data[off:min(off+333, len(tt.data))], time.Time{})
+			}
+			if got := tr.WholeEnd(); got != tt.want {
+				t.Errorf("WholeEnd = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
