@@ -34,10 +34,10 @@ type Channel struct {
 	cfg   Config
 	epoch time.Time // monotonic origin of lag marks and progress times
 
-	bytesIn  atomic.Int64
-	bytesOut atomic.Int64
+	bytesIn atomic.Int64
 
 	mu        sync.Mutex
+	bytesOut  int64 // written to watchers
 	ring            // the bytes: buf, head (bytes received so far), tail
 	visible   int64 // bytes watchers may take (lags head while a delay batches)
 	subs      []*Subscription
