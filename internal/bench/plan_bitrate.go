@@ -37,13 +37,16 @@ func pacedLoad(n, size int, rate int64) Options {
 }
 
 // bitrateRuns are the runs of a bitrate scenario: the relay, the relay
-// coalescing, the baseline and, if it can hold the connections, ncat.
-func (o *SuiteOptions) bitrateRuns(load Options) []runSpec {
+// coalescing, the baseline if asked for and, if it can hold the
+// connections, ncat.
+func (o *SuiteOptions) bitrateRuns(load Options, baseline bool) []runSpec {
 	rs := []runSpec{
 		{name: "relay", what: "relay", opts: o.relay(load)},
 		{name: "coalesced", what: "relay, " + coalesceArgPrefix + suiteCoalesce.String(),
 			opts: o.relay(load, coalesceArgPrefix+suiteCoalesce.String())},
-		{name: "baseline", what: "baseline, no relay", opts: o.baseline(load)},
+	}
+	if baseline {
+		rs = append(rs, runSpec{name: "baseline", what: "baseline, no relay", opts: o.baseline(load)})
 	}
 	if o.ncatUsable(load.Watchers) {
 		raw := load
@@ -64,7 +67,7 @@ func (o *SuiteOptions) paced() scenario {
 	return scenario{
 		id:    12,
 		title: fmt.Sprintf("%s × 5 Mbit/s, %s-byte writes", groupDigits(int64(n)), groupDigits(pacedSize)),
-		runs:  o.bitrateRuns(pacedLoad(n, pacedSize, liveRate)),
+		runs:  o.bitrateRuns(pacedLoad(n, pacedSize, liveRate), true),
 		notes: []string{fmt.Sprintf("one record per broadcaster write; the coalesced run gives the server %s%v; "+
 			"ncat --broker is driven in raw mode (no handshake), and without ncat its rows are not judged", coalesceArgPrefix, suiteCoalesce)},
 		eval: func(r runs) []Metric {
@@ -76,7 +79,12 @@ func (o *SuiteOptions) paced() scenario {
 				integrity("integrity", rel),
 			}
 			if nc != nil {
-				ms = append(ms, measured("ncat p99 latency", UnitMicros, nc.Latency.P99US).vs(base.Latency.P99US, ""),
+				// Whether ncat serves them all: its CPU per GB counts only
+				// what it delivered.
+				offered := float64(n) * liveRate
+				ms = append(ms, measured("ncat egress vs offered", UnitBitRate, nc.Egress.BytesPerSec).vs(offered, ""),
+					measured("slowest ncat watcher", UnitBitRate, nc.PerWatcher.Min),
+					measured("ncat p99 latency", UnitMicros, nc.Latency.P99US).vs(base.Latency.P99US, ""),
 					measured("ncat integrity", UnitCount, float64(nc.Gaps+nc.Corrupt)).shown("%d gaps, %d corrupt", nc.Gaps, nc.Corrupt))
 			}
 			ms = append(ms, coalescedMetrics(rel, co)...)
@@ -91,14 +99,15 @@ func (o *SuiteOptions) pacedMany() scenario {
 	sc := scenario{
 		id:    13,
 		title: fmt.Sprintf("%s × 1 Mbit/s, %s-byte writes", groupDigits(int64(n)), groupDigits(tsSize)),
-		runs:  o.bitrateRuns(pacedLoad(n, tsSize, channelRate)),
-		notes: []string{"one record per broadcaster write; the baseline's p99 is the machine's for the same streams"},
+		runs:  o.bitrateRuns(pacedLoad(n, tsSize, channelRate), false),
+		notes: []string{"one record per broadcaster write; no baseline: the bench's own 2,000 paced writers (a timer each, " +
+			"190,000 wake-ups a second in one process) are no ceiling for a relay that paces one broadcaster, so the p99 target is absolute"},
 		eval: func(r runs) []Metric {
-			rel, co, base := r[key(13, "relay")], r[key(13, "coalesced")], r[key(13, "baseline")]
+			rel, co := r[key(13, "relay")], r[key(13, "coalesced")]
 			return finish(append([]Metric{
 				cores("server cores", rel).want(AtMost, manyCoresLimit, ""),
 				cpuPerGB(rel),
-				p99(rel).vs(base.Latency.P99US, "").want(AtMost, manyP99Limit, ""),
+				p99(rel).want(AtMost, manyP99Limit, ""),
 				writesPerMB("write calls per MB", rel),
 				integrity("integrity", rel),
 				evicted("evicted", rel.Evicted.Regular.Count),

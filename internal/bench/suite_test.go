@@ -138,7 +138,6 @@ func goodRuns() runs {
 		"12.ncat":      {Mode: "raw", Latency: Latency{P99US: 900}, Server: server(0)},
 		"13.relay":     {Mode: "relay", Latency: Latency{P99US: 20_000}, Server: server(0)},
 		"13.coalesced": {Mode: "relay", Latency: Latency{P99US: 30_000}, Server: server(0)},
-		"13.baseline":  {Mode: "baseline", Latency: Latency{P99US: 10_000}},
 	}
 	r["10.tls"].Server.CPUPerGB = 0.25
 	r["12.ncat"].Server.CPUPerGB = 0.2       // the relay's 0.1 is 0.5×
