@@ -90,7 +90,7 @@ child "fstream serve" of its own (the binary given with --fstream), and prints
 one table: each number with the baseline measured in the same run, their
 ratio, the target and PASS or FAIL. A scenario that could not run fails the
 suite; with --strict so does any FAIL, which is how "make bench" catches a
-regression. At the default --duration it takes about two minutes and needs
+regression. At the default --duration it takes about three minutes and needs
 about 10,000 open files and, for its reference point, ncat on PATH; its
 cluster scenario needs nats-server.`,
 		Example: `  make build && go run ./internal/bench/cmd/suite --strict
