@@ -29,6 +29,8 @@ const (
 	UnitCPUPerGB  Unit = "cpu s/GB"
 	UnitPerSecond Unit = "1/s"
 	UnitPerCPU    Unit = "B/cpu s" // bytes per CPU-second
+	UnitCores     Unit = "cores"   // CPU-seconds per second
+	UnitPerMB     Unit = "1/MB"    // per 10^6 bytes delivered
 )
 
 func (u Unit) format(v float64) string {
@@ -52,6 +54,10 @@ func (u Unit) format(v float64) string {
 		return fmt.Sprintf("%.2f GB/CPU-s", v/1e9)
 	case UnitPerSecond:
 		return fmt.Sprintf("%.0f/s", v)
+	case UnitCores:
+		return fmt.Sprintf("%.2f cores", v)
+	case UnitPerMB:
+		return fmt.Sprintf("%.1f per MB", v)
 	}
 	return groupDigits(int64(math.Round(v)))
 }

@@ -42,7 +42,8 @@ func key(id int, name string) string { return strconv.Itoa(id) + "." + name }
 // plan returns the scenarios, sized and timed by o.
 func (o *SuiteOptions) plan() []scenario {
 	return []scenario{o.wide(), o.single(), o.latency(), o.crowd(), o.channels(),
-		o.stalled(), o.slowWatcher(), o.handshakes(), o.ncatBroker(), o.overTLS(), o.cluster()}
+		o.stalled(), o.slowWatcher(), o.handshakes(), o.ncatBroker(), o.overTLS(), o.cluster(),
+		o.paced(), o.pacedMany(), o.crowdCPU()}
 }
 
 // relay completes opts for a run against a child server, with extra flags

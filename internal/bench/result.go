@@ -147,6 +147,11 @@ type ServerStats struct {
 	Cores      float64 `json:"cores"`
 	// CPUPerGB is CPUSeconds per 10^9 bytes delivered to watchers.
 	CPUPerGB float64 `json:"cpu_s_per_gb"`
+	// WriteCalls is the write system calls (write, writev) in the window,
+	// WritesPerMB those per 10^6 bytes delivered: what coalescing saves.
+	// Zero for a relay that sends with send(2), such as ncat.
+	WriteCalls  int64   `json:"write_calls,omitempty"`
+	WritesPerMB float64 `json:"writes_per_mb,omitempty"`
 	// PeakRSS is the larger of VmHWM at the end of the window and the
 	// highest VmRSS sampled each second.
 	PeakRSS int64 `json:"peak_rss"`
@@ -213,6 +218,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("evicted", "%s", r.evictedText())
 	if s := r.Server; s != nil {
 		row("server CPU", "%.2f s = %.2f cores; %.3f s per delivered GB   (pid %d)", s.CPUSeconds, s.Cores, s.CPUPerGB, s.PID)
+		if s.WriteCalls > 0 {
+			row("server writes", "%d write calls, %.1f per delivered MB", s.WriteCalls, s.WritesPerMB)
+		}
 		mem := fmt.Sprintf("peak %s; %s per watcher", mibText(float64(s.PeakRSS)), kibText(s.RSSPerWatcher))
 		if r.Channels > 1 {
 			mem += fmt.Sprintf("; %s per channel", kibText(s.RSSPerChannel))

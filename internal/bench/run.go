@@ -228,7 +228,7 @@ func (r *runner) run() (*Result, error) {
 		if err := errors.Join(begin.serverErr, end.serverErr); err != nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("server CPU not measured: %v", err))
 		}
-		res.Server = r.serverStats(end.serverCPU-begin.serverCPU, res.WindowSeconds, res.Egress.Bytes, mem)
+		res.Server = r.serverStats(end.serverCPU-begin.serverCPU, end.serverWrites-begin.serverWrites, res.WindowSeconds, res.Egress.Bytes, mem)
 	case !o.Baseline:
 		res.Notes = append(res.Notes, "server CPU and memory not measured: no server pid")
 	}
@@ -287,6 +287,7 @@ type memories struct {
 type snapshot struct {
 	at                 time.Time
 	serverCPU, selfCPU float64
+	serverWrites       int64 // write system calls
 	serverErr, selfErr error
 	mem                memInfo
 }
@@ -316,7 +317,7 @@ func (r *runner) snapshot(end bool) snapshot {
 		s.selfErr = r.selfErr
 	}
 	if r.server != nil {
-		s.serverCPU, s.serverErr = r.server.cpu()
+		s.serverCPU, s.serverWrites, s.serverErr = r.server.cpuAndWrites()
 		s.mem = r.sampleMem()
 	}
 	return s
@@ -423,30 +424,6 @@ func (r *runner) collect(res *Result) {
 			res.LatencyByAddr[i] = byAddr[i].summary()
 		}
 	}
-}
-
-func (r *runner) serverStats(cpu, window float64, egress int64, m memories) *ServerStats {
-	s := &ServerStats{
-		PID:        r.server.pid(),
-		CPUSeconds: cpu,
-		PeakRSS:    max(m.end.hwm, r.maxRSS.Load()),
-		StartRSS:   m.start.rss,
-		IdleRSS:    m.idle.rss,
-		WarmRSS:    m.warm.rss,
-	}
-	if window > 0 {
-		s.Cores = cpu / window
-	}
-	if egress > 0 {
-		s.CPUPerGB = cpu / (float64(egress) / 1e9)
-	}
-	if m.watchers > 0 {
-		s.RSSPerWatcher = float64(m.warm.rss-m.idle.rss) / float64(m.watchers)
-	}
-	if r.o.Channels > 0 {
-		s.RSSPerChannel = float64(m.idle.rss-m.start.rss) / float64(r.o.Channels)
-	}
-	return s
 }
 
 // fail aborts the run with err; the first failure wins.

@@ -79,12 +79,16 @@ type SuiteCounts struct {
 	Handshakes int `json:"handshakes"`
 	// ColdPulls is the cold pulls timed in the cluster scenario.
 	ColdPulls int `json:"cold_pulls"`
+	// Paced is the watchers at 5 Mbit/s in 7,896-byte writes, PacedMany
+	// those at 1 Mbit/s in 1,316-byte writes (issue 13).
+	Paced     int `json:"paced"`
+	PacedMany int `json:"paced_many"`
 }
 
 // DefaultSuiteCounts returns the sizes the targets are stated for.
 func DefaultSuiteCounts() SuiteCounts {
 	return SuiteCounts{Wide: 64, Latency: 100, Crowd: 10_000, Channels: 100, PerChannel: 10,
-		Stalled: 4, Regular: 10, Handshakes: 5000, ColdPulls: 20}
+		Stalled: 4, Regular: 10, Handshakes: 5000, ColdPulls: 20, Paced: 500, PacedMany: 2000}
 }
 
 // SuiteOptions configures RunSuite. Zero values mean the defaults.
@@ -138,7 +142,7 @@ func (o SuiteOptions) withDefaults() (SuiteOptions, error) {
 	}{
 		{&c.Wide, d.Wide}, {&c.Latency, d.Latency}, {&c.Crowd, d.Crowd}, {&c.Channels, d.Channels},
 		{&c.PerChannel, d.PerChannel}, {&c.Stalled, d.Stalled}, {&c.Regular, d.Regular}, {&c.Handshakes, d.Handshakes},
-		{&c.ColdPulls, d.ColdPulls},
+		{&c.ColdPulls, d.ColdPulls}, {&c.Paced, d.Paced}, {&c.PacedMany, d.PacedMany},
 	} {
 		if *f.v < 0 {
 			return o, fmt.Errorf("%w: suite counts must not be negative", ErrBadOptions)

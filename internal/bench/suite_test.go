@@ -131,9 +131,20 @@ func goodRuns() runs {
 		"11.pulled": {Mode: "relay", WindowSeconds: 5,
 			Cluster: &ClusterStats{OriginPullBytes: 6.25e6, OriginIngestBytes: 3.125e6, PulledNodes: 2,
 				ColdPullUS: []float64{4000, 5000, 9000}, LocalUS: []float64{2000, 2100, 2500}, FailoverSeconds: 0.3}},
-		"11.wide": relay(1.9e9),
+		"11.wide":      relay(1.9e9),
+		"12.relay":     {Mode: "relay", Latency: Latency{P99US: 500}, Server: server(0)},
+		"12.coalesced": {Mode: "relay", Latency: Latency{P99US: 10_000}, Server: server(0)},
+		"12.baseline":  {Mode: "baseline", Latency: Latency{P99US: 450}},
+		"12.ncat":      {Mode: "raw", Latency: Latency{P99US: 900}, Server: server(0)},
+		"13.relay":     {Mode: "relay", Latency: Latency{P99US: 20_000}, Server: server(0)},
+		"13.coalesced": {Mode: "relay", Latency: Latency{P99US: 30_000}, Server: server(0)},
 	}
 	r["10.tls"].Server.CPUPerGB = 0.25
+	r["12.ncat"].Server.CPUPerGB = 0.2       // the relay's 0.1 is 0.5×
+	r["12.coalesced"].Server.CPUPerGB = 0.05 // 0.25×
+	for _, k := range []string{"12.relay", "12.coalesced", "13.relay", "13.coalesced"} {
+		r[k].Server.WriteCalls, r[k].Server.WritesPerMB = 1000, 100
+	}
 	r["6.stalled"].Evicted.Stalled = EvictedKind{Count: 4, Of: 4, MinSeconds: 1.1, MaxSeconds: 1.3}
 	return r
 }
@@ -188,7 +199,7 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"p99 above 1.5 of the baseline", "3.p99 latency", nil, func(r runs) { r["3.relay"].Latency.P99US = 760 }},
 		{"baseline without latency", "3.p99 latency", nil, func(r runs) { r["3.baseline"].Latency.P99US = 0 }},
 		{"RSS per watcher above 16 KiB", "4.RSS per watcher", nil, func(r runs) { r["4.relay"].Server.RSSPerWatcher = 16<<10 + 1 }},
-		{"no server stats", "4.RSS per watcher", nil, func(r runs) { r["4.relay"].Server = nil }},
+		{"no server stats", "4.RSS per watcher", []string{"14.server CPU"}, func(r runs) { r["4.relay"].Server = nil }},
 		{"corrupt records", "4.integrity", nil, func(r runs) { r["4.relay"].Corrupt = 2 }},
 		{"evictions", "4.evicted", nil, func(r runs) { r["4.relay"].Evicted.Regular.Count = 1 }},
 		{"channel watcher evicted", "5.evicted", nil, func(r runs) { r["5.relay"].Evicted.Regular.Count = 1 }},
@@ -209,6 +220,16 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"pulled stream damaged", "11.integrity, pulled", nil, func(r runs) { r["11.pulled"].Gaps = 1 }},
 		{"failover slower than TTL + 2 s", "11.resume after origin killed", nil, func(r runs) { r["11.pulled"].Cluster.FailoverSeconds = 3.2 }},
 		{"3 nodes damaged", "11.integrity, 3 nodes", nil, func(r runs) { r["11.wide"].Corrupt = 1 }},
+		{"paced CPU above 0.9× ncat's", "12.server CPU vs ncat", nil, func(r runs) { r["12.relay"].Server.CPUPerGB = 0.19 }},
+		{"paced p99 above 1.2× no relay", "12.p99 latency", nil, func(r runs) { r["12.relay"].Latency.P99US = 600 }},
+		{"paced stream damaged", "12.integrity", nil, func(r runs) { r["12.relay"].Gaps = 1 }},
+		{"coalescing adds 21 ms", "12.coalesced: p99 added", nil, func(r runs) { r["12.coalesced"].Latency.P99US = 21_600 }},
+		{"coalesced CPU above 0.4× ncat's", "12.coalesced: server CPU vs ncat", nil, func(r runs) { r["12.coalesced"].Server.CPUPerGB = 0.09 }},
+		{"coalesced stream damaged", "12.coalesced: integrity", nil, func(r runs) { r["12.coalesced"].Corrupt = 1 }},
+		{"2,000 watchers take 0.7 cores", "13.server cores", nil, func(r runs) { r["13.relay"].Server.Cores = 0.7 }},
+		{"2,000 watchers' p99 above 30 ms", "13.p99 latency", nil, func(r runs) { r["13.relay"].Latency.P99US = 31_000 }},
+		{"one of 2,000 evicted", "13.evicted", nil, func(r runs) { r["13.relay"].Evicted.Regular.Count = 1 }},
+		{"10,000 watchers at 4.5 s/GB", "14.server CPU", nil, func(r runs) { r["4.relay"].Server.CPUPerGB = 4.5 }},
 	}
 	if canTellPeerGone {
 		tests = append(tests,
@@ -275,6 +296,53 @@ func TestTLSScenarioWithoutScenario1(t *testing.T) {
 	}
 }
 
+// TestPacedWithoutNcat: without an ncat run the paced scenario reports
+// its CPU against nobody's and judges the rest.
+func TestPacedWithoutNcat(t *testing.T) {
+	o, err := SuiteOptions{ServerCmd: []string{"fstream", "serve"}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := goodRuns()
+	delete(r, "12.ncat")
+	got := map[string]Metric{}
+	for _, m := range o.paced().eval(r) {
+		got[m.Name] = m
+	}
+	for _, name := range []string{"server CPU vs ncat", "coalesced: server CPU vs ncat"} {
+		if m := got[name]; m.Verdict != "" || m.Ratio != 0 || m.Text == "" {
+			t.Errorf("%s without ncat: %+v, want reported, not judged", name, m)
+		}
+	}
+	if _, ok := got["ncat p99 latency"]; ok {
+		t.Error("an ncat p99 row without an ncat run")
+	}
+	if got["p99 latency"].Verdict != Pass || got["coalesced: p99 added"].Verdict != Pass {
+		t.Errorf("the relay's own targets: %+v", got)
+	}
+}
+
+// TestBitrateRunsNcat: ncat runs where it can hold the watchers, and not
+// at 2,000 (select(2)).
+func TestBitrateRunsNcat(t *testing.T) {
+	if _, err := exec.LookPath(DefaultNcat); err != nil {
+		t.Skip("ncat not installed")
+	}
+	o, err := SuiteOptions{ServerCmd: []string{"fstream", "serve"}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		sc   scenario
+		ncat bool
+	}{{o.paced(), true}, {o.pacedMany(), false}} {
+		has := slices.ContainsFunc(tt.sc.runs, func(r runSpec) bool { return r.ncat })
+		if has != tt.ncat {
+			t.Errorf("scenario %d: ncat run %v, want %v", tt.sc.id, has, tt.ncat)
+		}
+	}
+}
+
 func TestNcatMissing(t *testing.T) {
 	o, err := SuiteOptions{ServerCmd: []string{"fstream", "serve"}, Ncat: "fstream-test-no-such-ncat"}.withDefaults()
 	if err != nil {
@@ -309,7 +377,8 @@ func TestSuiteOptionsInvalid(t *testing.T) {
 }
 
 // tinyCounts keep a whole suite run to a few seconds.
-var tinyCounts = SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChannel: 2, Stalled: 1, Regular: 1, Handshakes: 10}
+var tinyCounts = SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChannel: 2, Stalled: 1, Regular: 1, Handshakes: 10,
+	Paced: 2, PacedMany: 2}
 
 // TestRunSuite runs the whole suite, tiny, against the fake server: every
 // scenario has its row. The fake server knows none of the flags of the
@@ -338,8 +407,8 @@ func TestRunSuite(t *testing.T) {
 	}
 
 	_, ncatErr := exec.LookPath(DefaultNcat)
-	if len(res.Scenarios) != 11 {
-		t.Fatalf("%d scenarios, want 11", len(res.Scenarios))
+	if len(res.Scenarios) != 14 {
+		t.Fatalf("%d scenarios, want 14", len(res.Scenarios))
 	}
 	for i, sc := range res.Scenarios {
 		if sc.ID != i+1 {
@@ -353,6 +422,10 @@ func TestRunSuite(t *testing.T) {
 		case sc.ID == 11:
 			if !strings.HasPrefix(sc.Skipped, "skipped: nats-server not found") {
 				t.Errorf("scenario 11 without nats-server: skipped %q", sc.Skipped)
+			}
+		case sc.ID == 14: // judges scenario 4's run
+			if sc.Error != "" || sc.Skipped != "" || len(sc.Metrics) == 0 || sc.Metrics[0].Missing {
+				t.Errorf("scenario 14: error %q, skipped %q, metrics %+v", sc.Error, sc.Skipped, sc.Metrics)
 			}
 		case sc.ID == 9 && ncatErr != nil:
 			if !strings.HasPrefix(sc.Skipped, "skipped: ncat not installed") {
@@ -401,7 +474,7 @@ func TestRunSuite(t *testing.T) {
 		t.Fatalf("WriteJSON: %v", err)
 	}
 	var back SuiteResult
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != 11 {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Scenarios) != 14 {
 		t.Errorf("JSON round trip: %v, %d scenarios", err, len(back.Scenarios))
 	}
 }
@@ -417,7 +490,7 @@ func TestRunSuiteInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunSuite: %v", err)
 	}
-	if !res.Interrupted || len(res.Scenarios) != 11 {
+	if !res.Interrupted || len(res.Scenarios) != 14 {
 		t.Fatalf("interrupted %v with %d scenarios", res.Interrupted, len(res.Scenarios))
 	}
 	for _, sc := range res.Scenarios[1:] {

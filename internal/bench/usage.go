@@ -42,6 +42,23 @@ func (u procUsage) cpu() (float64, error) {
 	return st.CPUTime(), nil
 }
 
+// cpuAndWrites returns the process's CPU time, as cpu does, and the
+// write system calls it made (write and writev, as /proc/PID/io counts
+// them; send and sendmsg are not counted). Another user's process may hide
+// its /proc/PID/io: its writes are then 0, which is no reason to lose its
+// CPU time.
+func (u procUsage) cpuAndWrites() (float64, int64, error) {
+	cpu, err := u.cpu()
+	if err != nil {
+		return 0, 0, err
+	}
+	io, err := u.proc.IO()
+	if err != nil {
+		return cpu, 0, nil
+	}
+	return cpu, int64(io.SyscW), nil
+}
+
 // memInfo is the memory of a process, in bytes.
 type memInfo struct {
 	rss int64 // VmRSS: resident now
@@ -55,4 +72,33 @@ func (u procUsage) mem() (memInfo, error) {
 		return memInfo{}, fmt.Errorf("read memory: %w", err)
 	}
 	return memInfo{rss: int64(st.VmRSS), hwm: int64(st.VmHWM)}, nil
+}
+
+// serverStats is the server's cost over a window of window seconds in
+// which it spent cpu seconds and made writes write system calls to
+// deliver egress bytes.
+func (r *runner) serverStats(cpu float64, writes int64, window float64, egress int64, m memories) *ServerStats {
+	s := &ServerStats{
+		PID:        r.server.pid(),
+		CPUSeconds: cpu,
+		WriteCalls: writes,
+		PeakRSS:    max(m.end.hwm, r.maxRSS.Load()),
+		StartRSS:   m.start.rss,
+		IdleRSS:    m.idle.rss,
+		WarmRSS:    m.warm.rss,
+	}
+	if window > 0 {
+		s.Cores = cpu / window
+	}
+	if egress > 0 {
+		s.CPUPerGB = cpu / (float64(egress) / 1e9)
+		s.WritesPerMB = float64(writes) / (float64(egress) / 1e6)
+	}
+	if m.watchers > 0 {
+		s.RSSPerWatcher = float64(m.warm.rss-m.idle.rss) / float64(m.watchers)
+	}
+	if r.o.Channels > 0 {
+		s.RSSPerChannel = float64(m.idle.rss-m.start.rss) / float64(r.o.Channels)
+	}
+	return s
 }

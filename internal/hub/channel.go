@@ -34,10 +34,10 @@ type Channel struct {
 	cfg   Config
 	epoch time.Time // monotonic origin of lag marks and progress times
 
-	bytesIn  atomic.Int64
-	bytesOut atomic.Int64
+	bytesIn atomic.Int64
 
 	mu        sync.Mutex
+	bytesOut  int64 // written to watchers
 	ring            // the bytes: buf, head (bytes received so far), tail
 	visible   int64 // bytes watchers may take (lags head while a delay batches)
 	subs      []*Subscription
@@ -245,6 +245,35 @@ func (c *Channel) publishLocked() {
 		close(c.wake)
 		c.wake = make(chan struct{})
 		c.sleepers = false
+	}
+}
+
+// holdOrPublishLocked publishes the bytes just committed, or holds them
+// back for the broadcaster's delay or the hub's coalescing interval,
+// counted from the oldest byte held (the flush timer publishes them then).
+// Coalescing publishes at once when its size threshold is reached. Expects
+// c.mu.
+func (c *Channel) holdOrPublishLocked() {
+	hold := max(c.delay, c.cfg.Coalesce)
+	coalescing := c.cfg.Coalesce > 0 && c.delay <= c.cfg.Coalesce
+	switch {
+	case hold <= 0:
+		c.publishLocked()
+	case coalescing && c.head-c.visible >= int64(c.cfg.CoalesceBytes):
+		if c.flushing {
+			// A flush that already fired publishes whatever came since:
+			// early, never late.
+			c.flushTimer.Stop()
+			c.flushing = false
+		}
+		c.publishLocked()
+	case !c.flushing:
+		c.flushing = true
+		if c.flushTimer == nil {
+			c.flushTimer = c.cfg.Clock.AfterFunc(hold, c.flush)
+		} else {
+			c.flushTimer.Reset(hold)
+		}
 	}
 }
 

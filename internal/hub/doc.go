@@ -16,7 +16,9 @@
 //     feed the bytes to a media.Tracker, commit them (publisher.go).
 //     Committing moves the head, copies the newest join point and fallback
 //     point from the tracker (join.go) and publishes the bytes to
-//     watchers, at once or after the broadcaster's delay, by waking the
+//     watchers, at once or after the broadcaster's delay or the hub's
+//     coalescing interval (Config.Coalesce: up to an interval or 64 KiB,
+//     so that each watcher writes fewer, larger batches), by waking the
 //     watchers that sleep. Publishing records when the bytes became
 //     visible: a byte's lag is measured from then (lag.go), so a delay is
 //     not lag.

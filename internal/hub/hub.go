@@ -52,9 +52,27 @@ type Config struct {
 	// so that its goroutine can check whether its peer is still there.
 	// Zero means Next waits for bytes however long.
 	IdleTick time.Duration
+	// Coalesce, if positive, holds a channel's new bytes back from its
+	// watchers until the oldest of them has waited that long or
+	// CoalesceBytes of them are pending, whichever comes first, so that
+	// every watcher writes fewer, larger batches: one wake-up and one
+	// system call per watcher per interval instead of per broadcaster
+	// read. A broadcaster's longer Delay wins (and then holds its bytes
+	// the whole delay, as without Coalesce). Held bytes do not count as
+	// lag.
+	Coalesce time.Duration
+	// CoalesceBytes is Coalesce's size threshold; zero means
+	// DefaultCoalesceBytes.
+	CoalesceBytes int
 	// Clock is the hub's time; nil means real time.
 	Clock Clock
 }
+
+// DefaultCoalesceBytes is the size threshold of Config.Coalesce when none is
+// set: about the most a watcher's writev moves at once cheaply, and far
+// above what one interval of a live stream holds, so that only full-speed
+// streams reach it (and then are not held back at all).
+const DefaultCoalesceBytes = 64 << 10
 
 // Hub is the set of live channels. It knows nothing of sockets: broadcasters
 // hand it an io.Reader, watchers take byte slices from it and report how many
@@ -87,6 +105,9 @@ type Hub struct {
 func New(cfg Config) *Hub {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
+	}
+	if cfg.CoalesceBytes <= 0 {
+		cfg.CoalesceBytes = DefaultCoalesceBytes
 	}
 	h := &Hub{cfg: cfg, channels: make(map[Key]*Channel), evictions: make(map[CloseReason]*atomic.Int64)}
 	for _, r := range CloseReasons {

@@ -22,7 +22,7 @@ func (c *Channel) Stats() Stats {
 	defer c.mu.Unlock()
 	return Stats{
 		BytesIn:  c.bytesIn.Load(),
-		BytesOut: c.bytesOut.Load(),
+		BytesOut: c.bytesOut,
 		Watchers: len(c.subs),
 		Live:     c.publisher != nil,
 		Buffered: c.buffered(),

@@ -89,12 +89,12 @@ func (c *Channel) evictStalledLocked() []*Subscription {
 // lagDeadlineLocked returns when the watcher's oldest pending byte becomes
 // older than MaxLag (zero when MaxLag is off). Once that moment has passed,
 // the slow-watcher policy applies, the watcher is skipped ahead or evicted,
-// and ok is false: the caller looks at the watcher again. Expects c.mu.
-func (c *Channel) lagDeadlineLocked(s *Subscription) (deadline time.Time, ok bool) {
+// and ok is false: the caller looks at the watcher again. now is the
+// channel's clock. Expects c.mu.
+func (c *Channel) lagDeadlineLocked(s *Subscription, now time.Duration) (deadline time.Time, ok bool) {
 	if c.cfg.MaxLag <= 0 {
 		return time.Time{}, true
 	}
-	now := c.since()
 	oldest := now // only join bytes to send: they are due now
 	if s.cursor < c.visible {
 		oldest = c.arrivalLocked(s.cursor)

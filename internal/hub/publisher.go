@@ -208,17 +208,7 @@ func (c *Channel) commit(p *Publisher, n int) error {
 	ev := c.trackLocked(p)
 	c.bytesIn.Add(int64(n))
 	c.hub.bytesIn.Add(int64(n))
-	switch {
-	case c.delay <= 0:
-		c.publishLocked()
-	case !c.flushing:
-		c.flushing = true
-		if c.flushTimer == nil {
-			c.flushTimer = c.cfg.Clock.AfterFunc(c.delay, c.flush)
-		} else {
-			c.flushTimer.Reset(c.delay)
-		}
-	}
+	c.holdOrPublishLocked()
 	c.mu.Unlock()
 	c.emit(ev)
 	return nil

@@ -66,18 +66,20 @@ func (s *Subscription) DoneNext(written int, dst [][]byte, limit int) (bufs [][]
 func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte, deadline time.Time, err error) {
 	c := s.ch
 	if written > 0 {
-		c.bytesOut.Add(int64(written))
 		c.hub.bytesOut.Add(int64(written))
 	}
 	c.mu.Lock()
+	// One clock read per locked stretch: the progress and lag times below
+	// need no finer resolution than the lock's hold time.
+	now := c.since()
 	if written > 0 {
-		s.doneLocked(written)
+		s.doneLocked(written, now)
 	}
 	if s.asleep {
 		// Back after ErrIdle: as after a wake-up, its stall clock starts
 		// when it runs again; its next idle check is a tick or two away.
 		s.asleep = false
-		s.lastProgress = c.since()
+		s.lastProgress = now
 		s.idleFrom = 0
 	}
 	var ev event // to log once unlocked
@@ -100,7 +102,7 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		}
 		if !s.waiting && (len(s.prefix) > 0 || s.cursor < c.visible) {
 			var ok bool
-			if deadline, ok = c.lagDeadlineLocked(s); ok {
+			if deadline, ok = c.lagDeadlineLocked(s, now); ok {
 				break
 			}
 			continue
@@ -125,8 +127,9 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		}
 		c.mu.Lock()
 		// Caught up until now: its stall clock starts when it runs again.
+		now = c.since()
 		s.asleep = false
-		s.lastProgress = c.since()
+		s.lastProgress = now
 	}
 	start := s.cursor
 	end := min(c.visible, start+int64(limit))
@@ -155,15 +158,18 @@ func (s *Subscription) Done(n int) {
 		return
 	}
 	c := s.ch
-	c.bytesOut.Add(int64(n))
 	c.hub.bytesOut.Add(int64(n))
 	c.mu.Lock()
-	s.doneLocked(n)
+	s.doneLocked(n, c.since())
 	c.mu.Unlock()
 }
 
-func (s *Subscription) doneLocked(n int) {
+// doneLocked records n more bytes written at now (the channel's clock).
+// The channel's byte count lives under its lock, which the writer holds
+// here anyway: one atomic add fewer per write. Expects c.mu.
+func (s *Subscription) doneLocked(n int, now time.Duration) {
 	c := s.ch
+	c.bytesOut += int64(n)
 	s.sent += int64(n)
 	if k := min(n, len(s.prefix)); k > 0 {
 		s.prefix = s.prefix[k:]
@@ -173,7 +179,7 @@ func (s *Subscription) doneLocked(n int) {
 		c.signalSpaceLocked()
 	}
 	s.cursor += int64(n)
-	s.lastProgress = c.since()
+	s.lastProgress = now
 	s.idleFrom = 0
 }
 

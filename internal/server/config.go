@@ -70,6 +70,13 @@ type Config struct {
 	// full the broadcaster is held back.
 	ChannelBuffer int
 
+	// Coalesce, if positive, lets a channel's new bytes wait up to this
+	// long (or until hub.DefaultCoalesceBytes of them are pending) before
+	// its watchers are woken to write them: fewer, larger writes for a few
+	// milliseconds of latency. A broadcaster's longer delay= wins for its
+	// channel. See docs/PERFORMANCE.md for what it saves.
+	Coalesce time.Duration
+
 	// WatcherSendBuffer, if positive, sets each watcher socket's kernel send
 	// buffer (SO_SNDBUF). Smaller buffers bound the server's kernel memory
 	// with many watchers and make MaxLag see lag sooner; zero keeps the
@@ -190,6 +197,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxLag < 0 {
 		errs = append(errs, fmt.Errorf("max lag %v must not be negative", c.MaxLag))
+	}
+	if c.Coalesce < 0 || c.Coalesce > protocol.MaxDelay {
+		errs = append(errs, fmt.Errorf("coalesce %v must be between 0 and %v", c.Coalesce, protocol.MaxDelay))
 	}
 	if c.ChannelBuffer < minChannelBuffer {
 		errs = append(errs, fmt.Errorf("channel buffer %d must be at least %d bytes", c.ChannelBuffer, minChannelBuffer))

@@ -99,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 		SlowPolicy:  cfg.SlowPolicy,
 		JoinTimeout: cfg.JoinTimeout,
 		IdleTick:    watcherIdleCheck,
+		Coalesce:    cfg.Coalesce,
 	})
 	return s, nil
 }

@@ -20,8 +20,8 @@ import (
 // serve is "fstream serve" reduced to what the bench needs: --listen,
 // --users (plaintext passwords), --tls-cert and --tls-key (then TLS only),
 // handshakes with acks, one Fanout per channel. --refuse-watchers answers
-// every watcher "busy"; --ignore-sigterm makes it outlive a SIGTERM. The flags that lift a real server's limits are
-// accepted and ignored; lenient also accepts, and ignores, those of the
+// every watcher "busy"; --ignore-sigterm makes it outlive a SIGTERM. The flags that lift a real server's limits, and
+// --coalesce, are accepted and ignored; lenient also accepts, and ignores, those of the
 // suite's slow-watcher scenario. It runs until killed.
 func serve(args []string, lenient bool) int {
 	fs := flag.NewFlagSet("fake serve", flag.ContinueOnError)
@@ -31,7 +31,7 @@ func serve(args []string, lenient bool) int {
 	keyFile := fs.String("tls-key", "", "")
 	refuse := fs.Bool("refuse-watchers", false, "")
 	ignoreTerm := fs.Bool("ignore-sigterm", false, "")
-	for _, name := range []string{"max-conns", "max-conns-per-ip", "max-channels", "max-watchers-per-channel", "log-level"} {
+	for _, name := range []string{"max-conns", "max-conns-per-ip", "max-channels", "max-watchers-per-channel", "log-level", "coalesce"} {
 		fs.String(name, "", "ignored")
 	}
 	if lenient {

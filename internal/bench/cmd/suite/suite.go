@@ -25,7 +25,7 @@ const (
 
 // quickCounts and quickDuration make --quick: the whole suite in seconds,
 // to check the suite itself; its numbers mean nothing.
-var quickCounts = bench.SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChannel: 2, Stalled: 1, Regular: 1, Handshakes: 10, ColdPulls: 2}
+var quickCounts = bench.SuiteCounts{Wide: 2, Latency: 2, Crowd: 5, Channels: 2, PerChannel: 2, Stalled: 1, Regular: 1, Handshakes: 10, ColdPulls: 2, Paced: 2, PacedMany: 2}
 
 const quickDuration = 200 * time.Millisecond
 
@@ -90,7 +90,7 @@ child "fstream serve" of its own (the binary given with --fstream), and prints
 one table: each number with the baseline measured in the same run, their
 ratio, the target and PASS or FAIL. A scenario that could not run fails the
 suite; with --strict so does any FAIL, which is how "make bench" catches a
-regression. At the default --duration it takes about two minutes and needs
+regression. At the default --duration it takes about three minutes and needs
 about 10,000 open files and, for its reference point, ncat on PATH; its
 cluster scenario needs nats-server.`,
 		Example: `  make build && go run ./internal/bench/cmd/suite --strict
