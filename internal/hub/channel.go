@@ -41,8 +41,9 @@ type Channel struct {
 	ring            // the bytes: buf, head (bytes received so far), tail
 	visible   int64 // bytes watchers may take (lags head while a delay batches)
 	subs      []*Subscription
-	publisher *Publisher // current broadcaster; nil while in the grace period
-	writer    *Publisher // last broadcaster that may still write into buf
+	pinned    []*Subscription // removed while their writer held ring slices (pin.go)
+	publisher *Publisher      // current broadcaster; nil while in the grace period
+	writer    *Publisher      // last broadcaster that may still write into buf
 	password  string
 	delay     time.Duration
 	ended     bool
@@ -306,6 +307,7 @@ func (c *Channel) advanceTailLocked() {
 		}
 		t = min(t, s.cursor)
 	}
+	t = min(t, c.pinnedFromLocked())
 	c.release(t)
 	c.dropMarksLocked(t)
 }

@@ -184,6 +184,10 @@ func (c *Channel) reserve(p *Publisher) ([]byte, error) {
 			c.mu.Unlock()
 		})
 		c.mu.Unlock()
+		// Interrupt the evicted watchers' writes now, not after the wait:
+		// their bytes stay pinned until their writers are back (pin.go).
+		notifyEvicted(evicted, ReasonStalled)
+		evicted = evicted[:0]
 		select {
 		case <-wait:
 		case <-p.quit:

@@ -23,6 +23,11 @@ type Subscription struct {
 	skipped      int64
 	err          error
 	jumpAt       int64 // a planned skip to the newest keyframe happens here; 0 = none
+	holding      bool  // the writer holds ring slices from Next
+	// pinnedAt is when it was removed while holding ring slices (see
+	// pin.go); pinned says it is in ch.pinned.
+	pinnedAt time.Duration
+	pinned   bool
 
 	// Owned by the writing goroutine.
 	lastStream uint64 // the stream of the bytes the last Next returned
@@ -72,6 +77,7 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 	// One clock read per locked stretch: the progress and lag times below
 	// need no finer resolution than the lock's hold time.
 	now := c.since()
+	s.releaseLocked()
 	if written > 0 {
 		s.doneLocked(written, now)
 	}
@@ -142,6 +148,7 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 	s.lastStream = s.stream
 	prefix := s.prefix
 	buf := c.buf
+	s.holding = end > start
 	c.mu.Unlock()
 	c.emit(ev)
 
@@ -154,13 +161,15 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 
 // Done records that the watcher wrote n more bytes of what Next returned.
 func (s *Subscription) Done(n int) {
-	if n <= 0 {
-		return
-	}
 	c := s.ch
-	c.hub.bytesOut.Add(int64(n))
+	if n > 0 {
+		c.hub.bytesOut.Add(int64(n))
+	}
 	c.mu.Lock()
-	s.doneLocked(n, c.since())
+	s.releaseLocked()
+	if n > 0 {
+		s.doneLocked(n, c.since())
+	}
 	c.mu.Unlock()
 }
 
@@ -199,6 +208,7 @@ func (s *Subscription) Err() error {
 func (s *Subscription) Close() {
 	s.ch.mu.Lock()
 	s.removeLocked(io.ErrClosedPipe)
+	s.releaseLocked() // its owner is done with it (see pin.go)
 	s.ch.mu.Unlock()
 }
 
@@ -209,7 +219,9 @@ func (s *Subscription) removeLocked(err error) {
 	if s.idx < 0 {
 		return
 	}
-	if s.cursor == c.tail {
+	if s.holding {
+		c.pinLocked(s)
+	} else if s.cursor == c.tail {
 		c.signalSpaceLocked()
 	}
 	last := len(c.subs) - 1
