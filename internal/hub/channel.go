@@ -72,7 +72,8 @@ type Channel struct {
 	whole int64
 
 	// Join points, copied from the writer's media tracker at each commit.
-	streamStart int64 // where the current broadcaster's stream began
+	streamStart int64      // where the current broadcaster's stream began
+	tracking    *Publisher // the broadcaster whose stream began there
 	format      media.Format
 	loggedGOP   int64 // GOP size last logged
 	mediaInfo   MediaInfo
@@ -153,7 +154,7 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 	s := &Subscription{
 		ch:           c,
 		opts:         opts,
-		position:     c.placeLocked(opts.Join),
+		position:     c.placeLocked(opts.Join, opts.FromStart),
 		lastStream:   c.stream,
 		idx:          len(c.subs),
 		lastProgress: c.since(),

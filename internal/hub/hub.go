@@ -227,6 +227,11 @@ type SubscribeOptions struct {
 	ID     uint64
 	Remote string
 	Via    string
+	// FromStart is for a watcher that waited for the channel to go live:
+	// it starts at the first byte of the broadcaster's stream, wherever
+	// its join policy would put it, as long as the ring still has that
+	// byte. A watcher that was there first misses nothing.
+	FromStart bool
 	// Internal marks the server's own readers (a recorder, an HLS
 	// segmenter): an operator's watcher limit is for the audience, so they
 	// do not count against MaxWatchers, nor are they refused by it.

@@ -67,6 +67,7 @@ const detectLimit = 4 << 10
 // broadcaster's stream, which starts at the current head. Expects c.mu.
 func (c *Channel) startTrackingLocked(p *Publisher) {
 	c.switchStreamLocked()
+	c.tracking = p
 	p.base = c.head
 	p.tracker = media.NewTracker(media.TrackerConfig{DetectLimit: detectLimit})
 	c.streamStart = c.head
@@ -171,8 +172,17 @@ func (c *Channel) atJoinLocked() position {
 }
 
 // placeLocked returns where a new watcher starts, by policy. Expects c.mu.
-func (c *Channel) placeLocked(policy JoinPolicy) position {
-	pos := c.placeInStreamLocked(policy)
+func (c *Channel) placeLocked(policy JoinPolicy, fromStart bool) position {
+	var pos position
+	switch {
+	case fromStart && c.tracking != c.publisher:
+		// The broadcaster has not begun: its stream starts at the head.
+		pos = position{cursor: c.head}
+	case fromStart && c.streamStart >= c.tail:
+		pos = position{cursor: c.streamStart, lagFrom: c.since()}
+	default:
+		pos = c.placeInStreamLocked(policy)
+	}
 	pos.stream = c.stream
 	return pos
 }

@@ -405,3 +405,39 @@ func TestHubDelayIsNotLag(t *testing.T) {
 		t.Errorf("%d lag evictions, want 1 (the stalled watcher)", n)
 	}
 }
+
+// TestFromStart: a watcher that waited for the channel to go live and
+// subscribes only once the broadcaster has sent bytes still gets the
+// stream from its first byte (FromStart); one that did not wait joins a
+// generic stream live, as before.
+func TestFromStart(t *testing.T) {
+	h, _ := newTestHub(nil)
+	defer h.Close()
+	key := hub.Key{User: "fier", Channel: "raw"}
+	data := payload(7, 300_000)
+	p := publish(t, h, key, hub.PublishOptions{})
+	early := subscribe(t, h, key, hub.SubscribeOptions{FromStart: true}) // before the stream began
+	if _, err := p.ReadFrom(bytes.NewReader(data[:100_000])); err != nil {
+		t.Fatal(err)
+	}
+	late := subscribe(t, h, key, hub.SubscribeOptions{FromStart: true})
+	live := subscribe(t, h, key, hub.SubscribeOptions{})
+	if _, err := p.ReadFrom(bytes.NewReader(data[100_000:])); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	for _, tt := range []struct {
+		name string
+		sub  *hub.Subscription
+		want []byte
+	}{
+		{"waited, subscribed before the first byte", early, data},
+		{"waited, subscribed after 100,000 bytes", late, data},
+		{"did not wait", live, data[100_000:]},
+	} {
+		got, err := readAll(tt.sub)
+		if !errors.Is(err, hub.ErrChannelEnded) || !bytes.Equal(got, tt.want) {
+			t.Errorf("%s: got %d bytes (%v), want %d", tt.name, len(got), err, len(tt.want))
+		}
+	}
+}

@@ -69,6 +69,7 @@ func (c *conn) watchOrWait(req protocol.Request, wr WatchRequest, joined func() 
 			}
 			return perr
 		}
+		wr.FromStart = true // it was here before the stream began
 		err = s.serveWatcher(context.Background(), wr, newTCPSink(c.nc, c.raw), joined)
 	}
 	return err

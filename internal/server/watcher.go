@@ -30,6 +30,9 @@ type WatchRequest struct {
 	ConnID uint64
 	Remote string
 	Via    string // "tcp" or "http", for logs and status
+	// FromStart: the watcher waited for the channel to go live, so it
+	// starts at the stream's first byte (hub.SubscribeOptions.FromStart).
+	FromStart bool
 }
 
 // ServeWatcher relays the channel to sink until the channel ends, the
@@ -65,6 +68,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 		Join:         hub.JoinPolicy(req.Params[protocol.KeyJoin]),
 		Password:     req.Password,
 		SkipPassword: adm.pull,
+		FromStart:    req.FromStart,
 		Via:          req.Via,
 		ID:           req.ConnID,
 		Remote:       req.Remote,
