@@ -188,6 +188,13 @@ func skipScalingList(r *bitReader, size int) {
 // skipVUIHead reads an H.264 VUI up to timing_info_present_flag and
 // returns it.
 func skipVUIHead(r *bitReader) bool {
+	skipVUIStart(r)
+	return r.flag() && r.err == nil
+}
+
+// skipVUIStart reads the fields H.264 and H.265 VUIs begin with alike:
+// aspect ratio, overscan, video signal type and chroma location.
+func skipVUIStart(r *bitReader) {
 	if r.flag() { // aspect_ratio_info_present_flag
 		if r.u(8) == 255 {
 			r.u(32)
@@ -206,7 +213,6 @@ func skipVUIHead(r *bitReader) bool {
 		r.ue()
 		r.ue()
 	}
-	return r.flag() && r.err == nil
 }
 
 // h265FrameDuration reads the frame duration from an H.265 VPS NAL unit

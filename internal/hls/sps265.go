@@ -65,24 +65,7 @@ func parseH265SPS(nal []byte) (si spsInfo) {
 	if !r.flag() { // vui_parameters_present_flag
 		return si
 	}
-	if r.flag() { // aspect_ratio_info_present_flag
-		if r.u(8) == 255 {
-			r.u(32)
-		}
-	}
-	if r.flag() { // overscan_info_present_flag
-		r.u(1)
-	}
-	if r.flag() { // video_signal_type_present_flag
-		r.u(4)
-		if r.flag() {
-			r.u(24)
-		}
-	}
-	if r.flag() { // chroma_loc_info_present_flag
-		r.ue()
-		r.ue()
-	}
+	skipVUIStart(r)
 	r.u(3)        // neutral_chroma, field_seq, frame_field_info_present
 	if r.flag() { // default_display_window_flag
 		for range 4 {

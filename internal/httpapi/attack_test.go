@@ -200,7 +200,7 @@ func liveHeap() uint64 {
 func TestHTTPChannelPasswordThrottled(t *testing.T) {
 	// Three a minute: one refills every 20 s, far longer than the test.
 	const attempts, limit = 300, 3
-	logs := &lockedBuffer{}
+	logs := &servertest.LogBuffer{}
 	capture := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := startEnv(t, envOptions{
 		server: func(c *server.Config) { c.AuthFailuresPerMinute = limit; c.Logger = capture },

@@ -208,7 +208,7 @@ func (e *env) ffmpegLive(t *testing.T, user, channel, channelPassword string) *e
 		"-c:a", "aac", "-b:a", "64k",
 		"-f", "mpegts", "pipe:1")
 	cmd.Stdout = conn
-	stderr := new(lockedBuffer)
+	stderr := new(servertest.LogBuffer)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start ffmpeg: %v", err)
@@ -230,23 +230,4 @@ func (e *env) ffmpegLive(t *testing.T, user, channel, channelPassword string) *e
 		return ch.Stats().BytesIn > 0
 	})
 	return cmd
-}
-
-// lockedBuffer is a bytes.Buffer that a command writes to while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -72,7 +72,7 @@ func startNginx(t *testing.T, upstream string) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
-	out := new(lockedBuffer)
+	out := new(servertest.LogBuffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)

@@ -66,7 +66,7 @@ func (e *env) hlsSource(t *testing.T, user, channel, password, format string, ex
 	args = append(args, extra...)
 	cmd := exec.Command(ffmpeg, append(args, "pipe:1")...)
 	cmd.Stdout = conn
-	stderr := new(lockedBuffer)
+	stderr := new(servertest.LogBuffer)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start ffmpeg: %v", err)
@@ -299,7 +299,7 @@ func TestHLSTakeover(t *testing.T) {
 	e.waitSegments(t, path, 2)
 
 	reader := exec.Command(needTool(t, "ffmpeg"), "-nostdin", "-v", "error", "-i", e.url+path, "-t", "10", "-f", "null", "-")
-	out := new(lockedBuffer)
+	out := new(servertest.LogBuffer)
 	reader.Stdout, reader.Stderr = out, out
 	if err := reader.Start(); err != nil {
 		t.Fatal(err)

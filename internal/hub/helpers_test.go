@@ -128,6 +128,22 @@ func take(t *testing.T, sub *hub.Subscription, limit int) []byte {
 	return b
 }
 
+// nextBatch is one Next and Done on the test's goroutine: the bytes of one
+// batch, or false once the channel ended. Any other end fails the test.
+func nextBatch(t *testing.T, sub *hub.Subscription) ([]byte, bool) {
+	t.Helper()
+	bufs, _, err := sub.Next(nil, 64<<10)
+	if errors.Is(err, hub.ErrChannelEnded) {
+		return nil, false
+	}
+	if err != nil {
+		t.Fatalf("reading watcher ended with %v", err)
+	}
+	b := bytes.Join(bufs, nil)
+	sub.Done(len(b))
+	return b, true
+}
+
 // readAll takes everything until Next fails, on the test's goroutine.
 func readAll(sub *hub.Subscription) ([]byte, error) {
 	var out []byte

@@ -112,16 +112,11 @@ func TestHubStalledEvicted(t *testing.T) {
 				advanced = true
 			}
 		}
-		bufs, _, err := good.Next(nil, 64<<10)
-		if err != nil {
-			if !errors.Is(err, hub.ErrChannelEnded) {
-				t.Fatalf("reading watcher ended with %v", err)
-			}
+		b, ok := nextBatch(t, good)
+		if !ok {
 			break
 		}
-		b := bytes.Join(bufs, nil)
 		got = append(got, b...)
-		good.Done(len(b))
 	}
 	if err := <-pubDone; err != nil {
 		t.Fatalf("ReadFrom: %v", err)
