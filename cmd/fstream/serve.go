@@ -161,6 +161,7 @@ the default. fstream.example.ini lists every setting.`, envConfig, envPrefix, en
 	fl.DurationVar(&c.MaxLag, "max-lag", c.MaxLag, "largest delay of a watcher behind the live stream before it is dropped (0: no limit)")
 	fl.IntVar(&c.ChannelBuffer, "channel-buffer", c.ChannelBuffer, "`BYTES` each channel buffers for its slowest watcher")
 	fl.DurationVar(&c.Coalesce, "coalesce", c.Coalesce, "how long a channel's new bytes may wait to go to watchers in fewer, larger writes (0: at once; a broadcaster's longer delay= wins)")
+	fl.IntVar(&c.Writers, "writers", c.Writers, "goroutines per channel that write to the watchers whose sockets have room (0: one per CPU; -1: each watcher writes from its own goroutine)")
 	fl.IntVar(&c.WatcherSendBuffer, "watcher-sndbuf", c.WatcherSendBuffer, "kernel send buffer of each watcher socket in `BYTES` (0: kernel autotuning)")
 	fl.IntVar(&c.GOPCache, "gop-cache", c.GOPCache, "`BYTES` of the latest group of pictures kept for joining watchers (at most half the channel buffer)")
 	fl.Var(newChoiceValue(&opts.Join, string(c.DefaultJoin), string(hub.JoinGOP), string(hub.JoinKeyframe), string(hub.JoinLive)), "join", "where watchers start in a media stream: gop, keyframe or live")

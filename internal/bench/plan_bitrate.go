@@ -15,9 +15,15 @@ const (
 	// pacedSize is the broadcaster's write at 5 Mbit/s: six 1316-byte
 	// TS writes, as a muxer that fills 8 KiB buffers sends them.
 	pacedSize = 7896
-	// suiteCoalesce is the --coalesce of the coalesced runs: the most
-	// latency the issue allows coalescing to add.
-	suiteCoalesce = 20 * time.Millisecond
+	// suiteCoalesce is the --coalesce of the coalesced runs: at 5 Mbit/s
+	// in 7,896-byte writes (one every 12.6 ms) it joins two records as a
+	// 20 ms interval does, and the burst of writes that follows a release
+	// (about 5 ms for 500 watchers here) still fits in the 20 ms of p99 the
+	// issue allows coalescing to add.
+	suiteCoalesce = 14 * time.Millisecond
+	// writersOffArg runs the relay with a goroutine writing to each
+	// watcher, as before the channels' writers (hub/direct.go).
+	writersOffArg = "--writers=-1"
 	// Targets of issue 13.
 	pacedCPUvsNcat          = 0.9  // server CPU per GB at 500 × 5 Mbit/s, × ncat's
 	pacedP99vsBaseline      = 1.2  // p99 at 500 × 5 Mbit/s, × the no-relay p99
@@ -25,7 +31,8 @@ const (
 	manyCoresLimit          = 0.6  // server cores at 2,000 × 1 Mbit/s
 	manyP99Limit            = 30e3 // µs: p99 at 2,000 × 1 Mbit/s
 	crowdCPUPerGBLimit      = 4.0  // server s/GB at 10,000 × 64 kbit/s
-	coalescedAddedP99Limit  = float64(suiteCoalesce / time.Microsecond)
+	coalescedAddedP99Limit  = 20e3 // µs
+	writersCPULimit         = 0.85 // server CPU per GB at 500 × 5 Mbit/s, × a goroutine per watcher
 	coalesceArgPrefix       = "--coalesce="
 	ncatSelectLimitWatchers = 1000 // ncat --broker uses select(2): FD_SETSIZE 1024 descriptors
 )
@@ -37,13 +44,14 @@ func pacedLoad(n, size int, rate int64) Options {
 }
 
 // bitrateRuns are the runs of a bitrate scenario: the relay, the relay
-// coalescing, the baseline if asked for and, if it can hold the
-// connections, ncat.
+// coalescing, the relay with a goroutine per watcher, the baseline if asked
+// for and, if it can hold the connections, ncat.
 func (o *SuiteOptions) bitrateRuns(load Options, baseline bool) []runSpec {
 	rs := []runSpec{
 		{name: "relay", what: "relay", opts: o.relay(load)},
 		{name: "coalesced", what: "relay, " + coalesceArgPrefix + suiteCoalesce.String(),
 			opts: o.relay(load, coalesceArgPrefix+suiteCoalesce.String())},
+		{name: "goroutines", what: "relay, " + writersOffArg, opts: o.relay(load, writersOffArg)},
 	}
 	if baseline {
 		rs = append(rs, runSpec{name: "baseline", what: "baseline, no relay", opts: o.baseline(load)})
@@ -74,6 +82,7 @@ func (o *SuiteOptions) paced() scenario {
 			rel, co, base, nc := r[key(12, "relay")], r[key(12, "coalesced")], r[key(12, "baseline")], r[key(12, "ncat")]
 			ms := []Metric{
 				vsNcat("server CPU vs ncat", rel, nc, pacedCPUvsNcat),
+				vsGoroutines(rel, r[key(12, "goroutines")]).wantRatio(AtMost, writersCPULimit),
 				p99(rel).vs(base.Latency.P99US, "").wantRatio(AtMost, pacedP99vsBaseline),
 				writesPerMB("write calls per MB", rel),
 				integrity("integrity", rel),
@@ -107,6 +116,7 @@ func (o *SuiteOptions) pacedMany() scenario {
 			return finish(append([]Metric{
 				cores("server cores", rel).want(AtMost, manyCoresLimit, ""),
 				cpuPerGB(rel),
+				vsGoroutines(rel, r[key(13, "goroutines")]),
 				p99(rel).want(AtMost, manyP99Limit, ""),
 				writesPerMB("write calls per MB", rel),
 				integrity("integrity", rel),
@@ -152,6 +162,16 @@ func coalescedMetrics(rel, co *Result) []Metric {
 		writes = writes.vs(rel.Server.WritesPerMB, "")
 	}
 	return []Metric{added, cpu, writes, integrity("coalesced: integrity", co)}
+}
+
+// vsGoroutines is the relay's server CPU per GB against the same relay
+// with a goroutine per watcher (--writers=-1).
+func vsGoroutines(rel, g *Result) Metric {
+	const name = "server CPU vs a goroutine per watcher"
+	if rel.Server == nil || g == nil || g.Server == nil {
+		return missing(name, UnitCPUPerGB, "not measured")
+	}
+	return measured(name, UnitCPUPerGB, rel.Server.CPUPerGB).vs(g.Server.CPUPerGB, "")
 }
 
 // vsNcat is r's server CPU per GB against ncat's, with a target of limit×

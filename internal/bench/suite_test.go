@@ -131,14 +131,17 @@ func goodRuns() runs {
 		"11.pulled": {Mode: "relay", WindowSeconds: 5,
 			Cluster: &ClusterStats{OriginPullBytes: 6.25e6, OriginIngestBytes: 3.125e6, PulledNodes: 2,
 				ColdPullUS: []float64{4000, 5000, 9000}, LocalUS: []float64{2000, 2100, 2500}, FailoverSeconds: 0.3}},
-		"11.wide":      relay(1.9e9),
-		"12.relay":     {Mode: "relay", Latency: Latency{P99US: 500}, Server: server(0)},
-		"12.coalesced": {Mode: "relay", Latency: Latency{P99US: 10_000}, Server: server(0)},
-		"12.baseline":  {Mode: "baseline", Latency: Latency{P99US: 450}},
-		"12.ncat":      {Mode: "raw", Latency: Latency{P99US: 900}, Server: server(0)},
-		"13.relay":     {Mode: "relay", Latency: Latency{P99US: 20_000}, Server: server(0)},
-		"13.coalesced": {Mode: "relay", Latency: Latency{P99US: 30_000}, Server: server(0)},
+		"11.wide":       relay(1.9e9),
+		"12.relay":      {Mode: "relay", Latency: Latency{P99US: 500}, Server: server(0)},
+		"12.coalesced":  {Mode: "relay", Latency: Latency{P99US: 10_000}, Server: server(0)},
+		"12.baseline":   {Mode: "baseline", Latency: Latency{P99US: 450}},
+		"12.ncat":       {Mode: "raw", Latency: Latency{P99US: 900}, Server: server(0)},
+		"13.relay":      {Mode: "relay", Latency: Latency{P99US: 20_000}, Server: server(0)},
+		"13.coalesced":  {Mode: "relay", Latency: Latency{P99US: 30_000}, Server: server(0)},
+		"12.goroutines": {Mode: "relay", Server: server(0)},
+		"13.goroutines": {Mode: "relay", Server: server(0)},
 	}
+	r["12.goroutines"].Server.CPUPerGB = 0.2 // the relay's 0.1 is 0.5×
 	r["10.tls"].Server.CPUPerGB = 0.25
 	r["12.ncat"].Server.CPUPerGB = 0.2       // the relay's 0.1 is 0.5×
 	r["12.coalesced"].Server.CPUPerGB = 0.05 // 0.25×
@@ -220,8 +223,10 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"pulled stream damaged", "11.integrity, pulled", nil, func(r runs) { r["11.pulled"].Gaps = 1 }},
 		{"failover slower than TTL + 2 s", "11.resume after origin killed", nil, func(r runs) { r["11.pulled"].Cluster.FailoverSeconds = 3.2 }},
 		{"3 nodes damaged", "11.integrity, 3 nodes", nil, func(r runs) { r["11.wide"].Corrupt = 1 }},
-		{"paced CPU above 0.9× ncat's", "12.server CPU vs ncat", nil, func(r runs) { r["12.relay"].Server.CPUPerGB = 0.19 }},
+		{"paced CPU above 0.9× ncat's", "12.server CPU vs ncat", []string{"12.server CPU vs a goroutine per watcher"}, func(r runs) { r["12.relay"].Server.CPUPerGB = 0.19 }},
 		{"paced p99 above 1.2× no relay", "12.p99 latency", nil, func(r runs) { r["12.relay"].Latency.P99US = 600 }},
+		{"writers save under 15 %", "12.server CPU vs a goroutine per watcher", nil, func(r runs) { r["12.goroutines"].Server.CPUPerGB = 0.11 }},
+		{"no run with a goroutine per watcher", "12.server CPU vs a goroutine per watcher", nil, func(r runs) { delete(r, "12.goroutines") }},
 		{"paced stream damaged", "12.integrity", nil, func(r runs) { r["12.relay"].Gaps = 1 }},
 		{"coalescing adds 21 ms", "12.coalesced: p99 added", nil, func(r runs) { r["12.coalesced"].Latency.P99US = 21_600 }},
 		{"coalesced CPU above 0.4× ncat's", "12.coalesced: server CPU vs ncat", nil, func(r runs) { r["12.coalesced"].Server.CPUPerGB = 0.09 }},

@@ -41,6 +41,7 @@ type Channel struct {
 	ring            // the bytes: buf, head (bytes received so far), tail
 	visible   int64 // bytes watchers may take (lags head while a delay batches)
 	subs      []*Subscription
+	writers   []*chanWriter   // direct writers (direct.go); nil until needed
 	pinned    []*Subscription // removed while their writer held ring slices (pin.go)
 	publisher *Publisher      // current broadcaster; nil while in the grace period
 	writer    *Publisher      // last broadcaster that may still write into buf
@@ -162,6 +163,10 @@ func (c *Channel) subscribe(opts SubscribeOptions) (*Subscription, error) {
 		quit:         make(chan struct{}),
 	}
 	c.subs = append(c.subs, s)
+	if opts.Direct != nil {
+		s.takeBack = make(chan struct{}, 1)
+		c.addDirectLocked(s)
+	}
 	return s, nil
 }
 

@@ -32,6 +32,14 @@
 //     loops on Subscription.DoneNext: it gets up to three slices (join
 //     prefix and at most two spans of the ring), writes them, and reports
 //     how many bytes it wrote with the next call (subscription.go).
+//   - A watcher whose sink can be written without blocking (a plain TCP
+//     socket: SubscribeOptions.Direct) does not sleep once it is caught up:
+//     Next returns ErrDirect and the channel's few writers (Config.Writers,
+//     one per CPU by default) write to it at each publish, taking the lock
+//     once per group of watchers, until a write cannot take a whole batch;
+//     then they hand it back to its goroutine, which goes on with its own
+//     blocking, deadline-bound writes (direct.go). One publish wakes a few
+//     goroutines, not one per watcher.
 //   - A watcher with nothing to write sleeps on its channel's wake-up and
 //     on the hub's idle tick (IdleTick): a channel closed every tick for
 //     all watchers, so no timer per watcher. A watcher gets ErrIdle one to
@@ -98,8 +106,8 @@
 // # Locks
 //
 // Lock order: Hub.mu before Channel.mu. No lock is held across I/O: the
-// broadcaster reads into the ring's free space and watchers write ring
-// slices without the channel lock, and the OnStop, OnEvict and OnEvent
+// broadcaster reads into the ring's free space and watchers (or the
+// channel's writers) write ring slices without the channel lock, and the OnStop, OnEvict and OnEvent
 // callbacks run with no lock held. Functions named ...Locked expect
 // Channel.mu.
 package hub

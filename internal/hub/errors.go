@@ -32,6 +32,10 @@ var (
 	// nothing to write for a while (Config.IdleTick), so that the caller
 	// can check its connection, then call Next again.
 	ErrIdle = errors.New("hub: watcher idle")
+	// ErrDirect is not an end either: Next returns it to a watcher with a
+	// SubscribeOptions.Direct once it is caught up. The channel's writers
+	// write to it from then on; the caller waits in WaitDirect.
+	ErrDirect = errors.New("hub: watcher written directly")
 )
 
 // CloseReason says why the hub ended a broadcaster or a watcher. It is

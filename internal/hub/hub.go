@@ -64,6 +64,9 @@ type Config struct {
 	// CoalesceBytes is Coalesce's size threshold; zero means
 	// DefaultCoalesceBytes.
 	CoalesceBytes int
+	// Writers is how many goroutines per channel write to the watchers
+	// that have a SubscribeOptions.Direct; zero means GOMAXPROCS.
+	Writers int
 	// Clock is the hub's time; nil means real time.
 	Clock Clock
 }
@@ -239,6 +242,10 @@ type SubscribeOptions struct {
 	// OnEvict is called, without locks held, when the hub evicts the
 	// watcher. It must make a blocked write return (a past write deadline).
 	OnEvict func(CloseReason)
+	// Direct, if set, writes to the watcher's sink without blocking: while
+	// the watcher is caught up, the channel's writers write to it and Next
+	// returns ErrDirect (see direct.go).
+	Direct DirectWriter
 }
 
 // Subscribe adds a watcher to the live channel key. Where it starts depends

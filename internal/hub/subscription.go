@@ -6,7 +6,8 @@ import (
 )
 
 // Subscription is a watcher's handle on its channel. Its methods are called
-// by the one goroutine that writes to the watcher, except Close.
+// by the one goroutine that writes to the watcher, except Close; while it
+// is direct (ErrDirect), the channel's writers write for it.
 type Subscription struct {
 	ch     *Channel
 	opts   SubscribeOptions
@@ -28,6 +29,15 @@ type Subscription struct {
 	// pin.go); pinned says it is in ch.pinned.
 	pinnedAt time.Duration
 	pinned   bool
+	// Direct writes (direct.go): direct says the channel's writers write
+	// to it; directHolds that one of them is inside a write of its
+	// slices; writer is the one it belongs to, at writer.subs[wIdx].
+	direct      bool
+	directHolds bool
+	writer      *chanWriter
+	wIdx        int
+	directIov   [3][]byte     // the writer's batch
+	takeBack    chan struct{} // the writers hand it back (cap 1)
 
 	// Owned by the writing goroutine.
 	lastStream uint64 // the stream of the bytes the last Next returned
@@ -90,39 +100,28 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 	}
 	var ev event // to log once unlocked
 	for {
-		if s.err != nil {
-			err := s.err
+		var ready bool
+		deadline, ready, ev, err = c.readyLocked(s, now)
+		if err != nil {
 			c.mu.Unlock()
 			c.emit(ev)
 			return nil, time.Time{}, err
 		}
-		if s.waiting {
-			ev = c.resolveWaitLocked(s)
+		if ready {
+			break
 		}
-		if s.jumpAt > 0 && s.cursor >= s.jumpAt && len(s.prefix) == 0 {
-			c.jumpLocked(s)
-		}
-		if b, ok := c.nextBoundLocked(s); ok && s.cursor >= b.end && len(s.prefix) == 0 {
-			c.crossLocked(s, b)
-			continue
-		}
-		if !s.waiting && (len(s.prefix) > 0 || s.cursor < c.visible) {
-			var ok bool
-			if deadline, ok = c.lagDeadlineLocked(s, now); ok {
-				break
-			}
-			continue
-		}
-		if c.ended {
-			s.removeLocked(ErrChannelEnded)
-			continue
+		s.asleep = true
+		if s.opts.Direct != nil {
+			// Caught up: the channel's writers take it from here.
+			s.direct = true
+			c.mu.Unlock()
+			c.emit(ev)
+			return nil, time.Time{}, ErrDirect
 		}
 		c.sleepers = true
-		s.asleep = true
 		wake, tick := c.wake, c.hub.idleTick(&s.idleFrom)
 		c.mu.Unlock()
 		c.emit(ev)
-		ev = event{}
 		select {
 		case <-wake:
 		case <-s.quit:
@@ -137,6 +136,53 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		s.asleep = false
 		s.lastProgress = now
 	}
+	bufs = c.takeLocked(s, dst, limit)
+	c.mu.Unlock()
+	c.emit(ev)
+	return bufs, deadline, nil
+}
+
+// readyLocked brings s up to date (a join point found, a planned skip, a
+// stream switch, lag) and reports whether it has bytes to write now;
+// deadline is when the oldest of them passes MaxLag. It returns s.err once
+// the watcher is gone (the channel's end included), and an event to log
+// once unlocked. Expects c.mu.
+func (c *Channel) readyLocked(s *Subscription, now time.Duration) (deadline time.Time, ready bool, ev event, err error) {
+	for {
+		if s.err != nil {
+			return time.Time{}, false, ev, s.err
+		}
+		if s.waiting {
+			if e := c.resolveWaitLocked(s); e.msg != "" {
+				ev = e
+			}
+		}
+		if s.jumpAt > 0 && s.cursor >= s.jumpAt && len(s.prefix) == 0 {
+			c.jumpLocked(s)
+		}
+		if b, ok := c.nextBoundLocked(s); ok && s.cursor >= b.end && len(s.prefix) == 0 {
+			c.crossLocked(s, b)
+			continue
+		}
+		if !s.waiting && (len(s.prefix) > 0 || s.cursor < c.visible) {
+			if deadline, ok := c.lagDeadlineLocked(s, now); ok {
+				return deadline, true, ev, nil
+			}
+			continue
+		}
+		if c.ended {
+			s.removeLocked(ErrChannelEnded)
+			continue
+		}
+		return time.Time{}, false, ev, nil
+	}
+}
+
+// takeLocked hands s its next batch, appended to dst[:0]: the join bytes
+// it must send first, then up to limit bytes of the ring, which it holds
+// until its writer is back (pin.go). Expects c.mu, after readyLocked said
+// it is ready.
+func (c *Channel) takeLocked(s *Subscription, dst [][]byte, limit int) [][]byte {
 	start := s.cursor
 	end := min(c.visible, start+int64(limit))
 	if s.jumpAt > 0 {
@@ -146,17 +192,12 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		end = max(start, min(end, b.end)) // its stream ends here
 	}
 	s.lastStream = s.stream
-	prefix := s.prefix
-	buf := c.buf
 	s.holding = end > start
-	c.mu.Unlock()
-	c.emit(ev)
-
-	bufs = dst[:0]
-	if len(prefix) > 0 {
-		bufs = append(bufs, prefix)
+	bufs := dst[:0]
+	if len(s.prefix) > 0 {
+		bufs = append(bufs, s.prefix)
 	}
-	return appendSpan(bufs, buf, start, end), deadline, nil
+	return appendSpan(bufs, c.buf, start, end)
 }
 
 // Done records that the watcher wrote n more bytes of what Next returned.
@@ -192,6 +233,13 @@ func (s *Subscription) doneLocked(n int, now time.Duration) {
 	s.idleFrom = 0
 }
 
+// Sent returns how many bytes were written to the watcher.
+func (s *Subscription) Sent() int64 {
+	s.ch.mu.Lock()
+	defer s.ch.mu.Unlock()
+	return s.sent
+}
+
 // Stopped is closed when the subscription ends (eviction, Close, or the
 // end of its channel).
 func (s *Subscription) Stopped() <-chan struct{} { return s.quit }
@@ -208,7 +256,9 @@ func (s *Subscription) Err() error {
 func (s *Subscription) Close() {
 	s.ch.mu.Lock()
 	s.removeLocked(io.ErrClosedPipe)
-	s.releaseLocked() // its owner is done with it (see pin.go)
+	if !s.directHolds {
+		s.releaseLocked() // its owner is done with it (see pin.go)
+	}
 	s.ch.mu.Unlock()
 }
 
@@ -231,6 +281,7 @@ func (s *Subscription) removeLocked(err error) {
 	c.subs = c.subs[:last]
 	s.idx = -1
 	s.err = err
+	s.leaveDirectLocked()
 	close(s.quit)
 }
 

@@ -77,6 +77,12 @@ type Config struct {
 	// channel. See docs/PERFORMANCE.md for what it saves.
 	Coalesce time.Duration
 
+	// Writers is how many goroutines per channel write to the watchers whose
+	// sockets have room, so that a broadcaster's read wakes a few
+	// goroutines, not one per watcher (hub.Config.Writers). Zero means one
+	// per CPU; -1 means every watcher writes from its own goroutine.
+	Writers int
+
 	// WatcherSendBuffer, if positive, sets each watcher socket's kernel send
 	// buffer (SO_SNDBUF). Smaller buffers bound the server's kernel memory
 	// with many watchers and make MaxLag see lag sooner; zero keeps the
@@ -118,6 +124,8 @@ const (
 	DefaultJoinTimeout      = 5 * time.Second
 	// minChannelBuffer keeps the ring large enough for efficient reads.
 	minChannelBuffer = 64 << 10
+	// maxWriters bounds Writers: more writers than CPUs only add wake-ups.
+	maxWriters = 256
 )
 
 // DefaultConfig returns the defaults. Auth must still be set.
@@ -200,6 +208,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Coalesce < 0 || c.Coalesce > protocol.MaxDelay {
 		errs = append(errs, fmt.Errorf("coalesce %v must be between 0 and %v", c.Coalesce, protocol.MaxDelay))
+	}
+	if c.Writers < -1 || c.Writers > maxWriters {
+		errs = append(errs, fmt.Errorf("writers %d must be between -1 and %d", c.Writers, maxWriters))
 	}
 	if c.ChannelBuffer < minChannelBuffer {
 		errs = append(errs, fmt.Errorf("channel buffer %d must be at least %d bytes", c.ChannelBuffer, minChannelBuffer))

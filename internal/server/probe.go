@@ -4,6 +4,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/fstream/fstream/internal/hub"
 )
 
 // A watcher sends nothing after its handshake, and while it has nothing to
@@ -60,6 +62,12 @@ type tcpSink struct {
 	probeFn func(fd uintptr)
 	perr    error     // probeFn's result
 	scratch [256]byte // what a misbehaving peer sent, discarded
+
+	// Direct writes (hub.DirectWriter), from the channel's writers: nil
+	// writeFn when nc is not the TCP socket itself (TLS).
+	writeFn func(fd uintptr) bool
+	wbufs   [][]byte // what writeFn writes
+	wn      int      // what it wrote
 }
 
 // newTCPSink returns the Sink of a watcher connected over nc, which runs
@@ -72,7 +80,32 @@ func newTCPSink(nc, raw net.Conn) *tcpSink {
 			s.probeFn = s.probeFD
 		}
 	}
+	if s.rc != nil && nc == raw && canWriteDirect {
+		s.writeFn = s.writeFD
+	}
 	return s
+}
+
+// directWriter returns the sink as a hub.DirectWriter, or nil when it cannot
+// be written without blocking.
+func (s *tcpSink) directWriter() hub.DirectWriter {
+	if s.writeFn == nil {
+		return nil
+	}
+	return s
+}
+
+// TryWrite writes bufs with one writev that does not block and returns how
+// many bytes the socket took (hub.DirectWriter). A past write deadline (an
+// eviction) or a closed connection takes none.
+func (s *tcpSink) TryWrite(bufs [][]byte) int {
+	s.wbufs, s.wn = bufs, 0
+	err := s.rc.Write(s.writeFn)
+	s.wbufs = nil
+	if err != nil {
+		return 0
+	}
+	return s.wn
 }
 
 // WriteBuffers writes bufs with one writev when the connection is plain TCP.

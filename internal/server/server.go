@@ -100,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 		JoinTimeout: cfg.JoinTimeout,
 		IdleTick:    watcherIdleCheck,
 		Coalesce:    cfg.Coalesce,
+		Writers:     max(cfg.Writers, 0),
 	})
 	return s, nil
 }

@@ -73,6 +73,7 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 		ID:           req.ConnID,
 		Remote:       req.Remote,
 		OnEvict:      func(hub.CloseReason) { sink.SetWriteDeadline(aLongTimeAgo) },
+		Direct:       s.directWriter(sink),
 	})
 	done(errors.Is(err, hub.ErrWrongPassword))
 	if err != nil {
@@ -116,6 +117,18 @@ func (s *Server) serveWatcher(ctx context.Context, req WatchRequest, sink Sink, 
 	return err
 }
 
+// directWriter returns sink as a hub.DirectWriter when it can be written
+// without blocking and the server lets the channels' writers do it.
+func (s *Server) directWriter(sink Sink) hub.DirectWriter {
+	if s.cfg.Writers < 0 {
+		return nil
+	}
+	if d, ok := sink.(interface{ directWriter() hub.DirectWriter }); ok {
+		return d.directWriter()
+	}
+	return nil
+}
+
 // deadlineSlack is how far a watcher's write deadline may lag behind the
 // exact one (its oldest byte's arrival plus MaxLag) before it is moved.
 const deadlineSlack = 100 * time.Millisecond
@@ -134,36 +147,66 @@ func needNewDeadline(want, set time.Time) bool {
 	return want.Sub(set) > deadlineSlack || time.Until(set) < deadlineSlack
 }
 
+// waitDirect waits while the channel's writers write to sink, probing it at
+// idle ticks. It returns nil once they hand the watcher back.
+func waitDirect(sub *hub.Subscription, sink Sink) error {
+	for {
+		err := sub.WaitDirect()
+		if !errors.Is(err, hub.ErrIdle) {
+			return err
+		}
+		if err := probe(sink); err != nil {
+			return err
+		}
+	}
+}
+
 // pump writes the channel to the sink until the channel ends, the hub
 // evicts the watcher, or a write fails. Each batch is one writev on a TCP
 // connection. While there is nothing to write it probes the sink at each
 // idle tick, so that a peer that hung up is let go at once.
 func pump(sub *hub.Subscription, sink Sink) (int64, error) {
+	err := pumpBatches(sub, sink)
+	return sub.Sent(), err // the channel's writers wrote some of it
+}
+
+func pumpBatches(sub *hub.Subscription, sink Sink) error {
 	flusher, _ := sink.(interface{ Flush() error })
 	var iov [3][]byte
 	bufs := net.Buffers(iov[:0])
-	var total int64
 	var written int            // bytes of the last batch, reported with the next Next
 	var lastDeadline time.Time // what the sink's deadline is set to
 	for {
 		batch, deadline, err := sub.DoneNext(written, iov[:0], maxBatch)
 		written = 0
+		if errors.Is(err, hub.ErrDirect) {
+			// Caught up: the channel's writers write while the socket has
+			// room. Their writes do not block, so no deadline is due.
+			if !lastDeadline.IsZero() {
+				sink.SetWriteDeadline(time.Time{})
+				lastDeadline = time.Time{}
+			}
+			err = waitDirect(sub, sink)
+		}
 		if errors.Is(err, hub.ErrIdle) {
 			// Nothing to write for a while: has the peer hung up?
 			if err := probe(sink); err != nil {
-				return total, err
+				return err
 			}
 			continue
 		}
 		if err != nil {
-			return total, err
+			return err
+		}
+		if batch == nil {
+			continue // handed back by the channel's writers
 		}
 		if needNewDeadline(deadline, lastDeadline) {
 			sink.SetWriteDeadline(deadline)
 			lastDeadline = deadline
 			select {
 			case <-sub.Stopped(): // evicted before the deadline was set
-				return total, sub.Err()
+				return sub.Err()
 			default:
 			}
 		}
@@ -172,14 +215,13 @@ func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 		if err == nil && flusher != nil {
 			err = flusher.Flush()
 		}
-		total += n
 		if err == nil {
 			written = int(n)
 			continue
 		}
 		sub.Done(int(n))
 		if herr := sub.Err(); herr != nil {
-			return total, herr
+			return herr
 		}
 		if isTimeout(err) && !deadline.IsZero() {
 			// Slow but moving: keep the picture by skipping ahead. No
@@ -187,8 +229,8 @@ func pump(sub *hub.Subscription, sink Sink) (int64, error) {
 			if n > 0 && sub.Skip() {
 				continue
 			}
-			return total, sub.Evict(hub.ReasonLagging)
+			return sub.Evict(hub.ReasonLagging)
 		}
-		return total, err
+		return err
 	}
 }

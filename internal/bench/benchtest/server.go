@@ -31,7 +31,7 @@ func serve(args []string, lenient bool) int {
 	keyFile := fs.String("tls-key", "", "")
 	refuse := fs.Bool("refuse-watchers", false, "")
 	ignoreTerm := fs.Bool("ignore-sigterm", false, "")
-	for _, name := range []string{"max-conns", "max-conns-per-ip", "max-channels", "max-watchers-per-channel", "log-level", "coalesce"} {
+	for _, name := range []string{"max-conns", "max-conns-per-ip", "max-channels", "max-watchers-per-channel", "log-level", "coalesce", "writers"} {
 		fs.String(name, "", "ignored")
 	}
 	if lenient {
