@@ -96,6 +96,8 @@ type serverCollector struct {
 	evictions    *prometheus.Desc
 	skips        *prometheus.Desc
 	skippedBytes *prometheus.Desc
+	directBytes  *prometheus.Desc
+	handBacks    *prometheus.Desc
 	fallbacks    *prometheus.Desc
 	channels     *prometheus.Desc
 	chanLive     *prometheus.Desc
@@ -126,6 +128,10 @@ func newServerCollector(a *API) *serverCollector {
 			"Times a lagging media watcher was moved forward to a newer keyframe instead of being evicted.", nil, nil),
 		skippedBytes: prometheus.NewDesc("fstream_skipped_bytes_total",
 			"Bytes lagging media watchers skipped.", nil, nil),
+		directBytes: prometheus.NewDesc("fstream_direct_sent_bytes_total",
+			"Bytes of fstream_sent_bytes_total that a channel's writers wrote to watchers whose sockets had room (--writers).", nil, nil),
+		handBacks: prometheus.NewDesc("fstream_writer_handbacks_total",
+			"Times a channel's writer found a watcher's socket full and handed the watcher back to its own goroutine.", nil, nil),
 		fallbacks: prometheus.NewDesc("fstream_join_fallbacks_total",
 			"Watchers that found no keyframe to start at within --join-timeout and started at a fallback point.", nil, nil),
 		channels: prometheus.NewDesc("fstream_channels",
@@ -148,7 +154,7 @@ func newServerCollector(a *API) *serverCollector {
 // Describe sends the collector's descriptors.
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.connections, c.tcpConns, c.handshakes, c.bytesIn, c.bytesOut, c.evictions, c.skips, c.skippedBytes,
+		c.connections, c.tcpConns, c.handshakes, c.bytesIn, c.bytesOut, c.evictions, c.skips, c.skippedBytes, c.directBytes, c.handBacks,
 		c.fallbacks, c.channels, c.chanLive, c.chanWatchers, c.chanBytesIn, c.chanBytesOut, c.chanBuffered, c.queueDepth,
 	} {
 		ch <- d
@@ -182,6 +188,8 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(c.skips, float64(cnt.Hub.Skips))
 	counter(c.skippedBytes, float64(cnt.Hub.SkippedBytes))
+	counter(c.directBytes, float64(cnt.Hub.DirectBytes))
+	counter(c.handBacks, float64(cnt.Hub.HandBacks))
 	counter(c.fallbacks, float64(cnt.Hub.JoinFallbacks))
 
 	chans := c.srv.Hub().Channels()

@@ -181,6 +181,7 @@ func (w *chanWriter) pass(group []*Subscription) (again bool) {
 		total += int64(j.n)
 	}
 	c.hub.bytesOut.Add(total)
+	c.hub.directBytes.Add(total)
 	c.mu.Lock()
 	now = c.since()
 	for i := range w.jobs {
@@ -222,6 +223,7 @@ func bufsLen(bufs [][]byte) int {
 
 // handBackLocked gives s's sink back to its goroutine. Expects c.mu.
 func (s *Subscription) handBackLocked() {
+	s.ch.hub.handBacks.Add(1)
 	s.direct = false
 	s.asleep = false
 	select {

@@ -88,6 +88,8 @@ type Hub struct {
 	bytesIn, bytesOut   atomic.Int64
 	skips, skippedBytes atomic.Int64
 	fallbacks           atomic.Int64
+	directBytes         atomic.Int64 // of bytesOut, written by channels' writers
+	handBacks           atomic.Int64
 	evictions           map[CloseReason]*atomic.Int64 // fixed keys; read-only map
 	// tick holds the channels closed at the next two idle ticks (nil when
 	// IdleTick is zero). A sleeping watcher waits on one of them beside its

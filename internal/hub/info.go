@@ -114,6 +114,10 @@ type Counters struct {
 	// JoinFallbacks counts watchers that found no join point within the
 	// join timeout and started at a fallback point.
 	JoinFallbacks int64
+	// DirectBytes counts the bytes of BytesOut that the channels' writers
+	// wrote (direct.go); HandBacks the times one of them found a watcher's
+	// sink full and handed the watcher back to its own goroutine.
+	DirectBytes, HandBacks int64
 }
 
 // Counters returns the hub's totals.
@@ -121,6 +125,7 @@ func (h *Hub) Counters() Counters {
 	out := Counters{
 		BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(),
 		Skips: h.skips.Load(), SkippedBytes: h.skippedBytes.Load(), JoinFallbacks: h.fallbacks.Load(),
+		DirectBytes: h.directBytes.Load(), HandBacks: h.handBacks.Load(),
 		Evictions: make(map[CloseReason]int64, len(h.evictions)),
 	}
 	for r, n := range h.evictions {
