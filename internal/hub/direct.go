@@ -28,6 +28,12 @@ type DirectWriter interface {
 	TryWrite(bufs [][]byte) int
 }
 
+// directMaxBatch: a watcher whose own last batch was this big stays with its
+// goroutine when it catches up. Next to such a write a wake-up costs
+// little, and a stream that fast fills the watcher's socket, which would
+// hand it back at every other batch.
+const directMaxBatch = 64 << 10
+
 // directGroup is how many watchers a channel writer serves per lock round.
 const directGroup = 64
 
@@ -156,6 +162,12 @@ func (w *chanWriter) pass(group []*Subscription) (again bool) {
 			w.evs = append(w.evs, ev)
 		}
 		if !ready {
+			continue
+		}
+		if c.visible-s.cursor+int64(len(s.prefix)) >= directMaxBatch {
+			// A burst: its own goroutine writes it, in parallel with the
+			// others' (see directMaxBatch).
+			s.handBackLocked()
 			continue
 		}
 		if s.asleep {

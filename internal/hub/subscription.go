@@ -111,7 +111,7 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 			break
 		}
 		s.asleep = true
-		if s.opts.Direct != nil {
+		if s.opts.Direct != nil && written < directMaxBatch {
 			// Caught up: the channel's writers take it from here.
 			s.direct = true
 			c.mu.Unlock()
