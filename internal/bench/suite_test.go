@@ -225,7 +225,7 @@ func TestScenarioVerdicts(t *testing.T) {
 		{"3 nodes damaged", "11.integrity, 3 nodes", nil, func(r runs) { r["11.wide"].Corrupt = 1 }},
 		{"paced CPU above 0.9× ncat's", "12.server CPU vs ncat", []string{"12.server CPU vs a goroutine per watcher"}, func(r runs) { r["12.relay"].Server.CPUPerGB = 0.19 }},
 		{"paced p99 above 1.2× no relay", "12.p99 latency", nil, func(r runs) { r["12.relay"].Latency.P99US = 600 }},
-		{"writers save under 15 %", "12.server CPU vs a goroutine per watcher", nil, func(r runs) { r["12.goroutines"].Server.CPUPerGB = 0.11 }},
+		{"writers save under 10 %", "12.server CPU vs a goroutine per watcher", nil, func(r runs) { r["12.goroutines"].Server.CPUPerGB = 0.105 }},
 		{"no run with a goroutine per watcher", "12.server CPU vs a goroutine per watcher", nil, func(r runs) { delete(r, "12.goroutines") }},
 		{"paced stream damaged", "12.integrity", nil, func(r runs) { r["12.relay"].Gaps = 1 }},
 		{"coalescing adds 21 ms", "12.coalesced: p99 added", nil, func(r runs) { r["12.coalesced"].Latency.P99US = 21_600 }},

@@ -92,48 +92,75 @@ func (r *lockstepReader) Read(b []byte) (int, error) {
 }
 
 // BenchmarkHubLiveFanOut measures what the hub costs per watcher per
-// broadcaster write at a real bitrate: every 1,316-byte chunk wakes every
-// watcher, which takes it (no socket write) and goes back to sleep. This is
-// the hub's share of the per-write cost model in docs/PERFORMANCE.md: the
-// wake-up, the channel lock (twice), the lag deadline and the accounting.
+// broadcaster write at a real bitrate: every 1,316-byte chunk goes to every
+// watcher, which takes it without a socket write. This is the hub's share of
+// the per-write cost model in docs/PERFORMANCE.md. With mode=goroutine each
+// watcher's goroutine is woken, takes the chunk under the channel lock and
+// sleeps again; with mode=direct the watchers are caught up and direct, and
+// the channel's writers hand each chunk to every watcher's DirectWriter
+// (direct.go), as they do for TCP watchers.
 func BenchmarkHubLiveFanOut(b *testing.B) {
 	const chunkSize = 1316
-	for _, watchers := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("watchers=%d", watchers), func(b *testing.B) {
-			h := hub.New(hub.Config{Buffer: 16 << 20, StallTimeout: time.Minute, MaxLag: 10 * time.Second, IdleTick: time.Second})
-			defer h.Close()
-			key := hub.Key{User: "bench", Channel: "bench"}
-			p, _ := h.Publish(key, hub.PublishOptions{})
-			var taken atomic.Int64
-			var wg sync.WaitGroup
-			for range watchers {
-				sub, _ := h.Subscribe(key, hub.SubscribeOptions{})
-				wg.Go(func() {
-					var iov [3][]byte
-					written := 0
-					for {
-						bufs, _, err := sub.DoneNext(written, iov[:0], 256<<10)
-						if errors.Is(err, hub.ErrIdle) {
-							written = 0
-							continue
-						}
-						if err != nil {
-							return
-						}
-						written = 0
-						for _, x := range bufs {
-							written += len(x)
-						}
-						taken.Add(int64(written))
-					}
-				})
+	for _, mode := range []string{"goroutine", "direct"} {
+		for _, watchers := range []int{10, 100, 1000} {
+			b.Run(fmt.Sprintf("mode=%s/watchers=%d", mode, watchers), func(b *testing.B) {
+				benchLiveFanOut(b, mode == "direct", watchers, chunkSize)
+			})
+		}
+	}
+}
+
+// countingWriter is a DirectWriter that takes everything and counts it.
+type countingWriter struct{ taken *atomic.Int64 }
+
+func (w countingWriter) TryWrite(bufs [][]byte) int {
+	n := 0
+	for _, x := range bufs {
+		n += len(x)
+	}
+	w.taken.Add(int64(n))
+	return n
+}
+
+func benchLiveFanOut(b *testing.B, direct bool, watchers, chunkSize int) {
+	h := hub.New(hub.Config{Buffer: 16 << 20, StallTimeout: time.Minute, MaxLag: 10 * time.Second, IdleTick: time.Second})
+	defer h.Close()
+	key := hub.Key{User: "bench", Channel: "bench"}
+	p, _ := h.Publish(key, hub.PublishOptions{})
+	var taken atomic.Int64
+	var wg sync.WaitGroup
+	for range watchers {
+		opts := hub.SubscribeOptions{}
+		if direct {
+			opts.Direct = countingWriter{&taken}
+		}
+		sub, _ := h.Subscribe(key, opts)
+		wg.Go(func() {
+			var iov [3][]byte
+			written := 0
+			for {
+				bufs, _, err := sub.DoneNext(written, iov[:0], 256<<10)
+				written = 0
+				if errors.Is(err, hub.ErrDirect) {
+					err = sub.WaitDirect()
+				}
+				if errors.Is(err, hub.ErrIdle) || err == nil && bufs == nil {
+					continue
+				}
+				if err != nil {
+					return
+				}
+				for _, x := range bufs {
+					written += len(x)
+				}
+				taken.Add(int64(written))
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			p.ReadFrom(&lockstepReader{chunk: make([]byte, chunkSize), n: b.N, watchers: int64(watchers), taken: &taken})
-			p.Close()
-			wg.Wait()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(watchers), "ns/chunk/watcher")
 		})
 	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	p.ReadFrom(&lockstepReader{chunk: make([]byte, chunkSize), n: b.N, watchers: int64(watchers), taken: &taken})
+	p.Close()
+	wg.Wait()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(watchers), "ns/chunk/watcher")
 }
