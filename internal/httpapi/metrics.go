@@ -131,7 +131,7 @@ func newServerCollector(a *API) *serverCollector {
 		directBytes: prometheus.NewDesc("fstream_direct_sent_bytes_total",
 			"Bytes of fstream_sent_bytes_total that a channel's writers wrote to watchers whose sockets had room (--writers).", nil, nil),
 		handBacks: prometheus.NewDesc("fstream_writer_handbacks_total",
-			"Times a channel's writer found a watcher's socket full and handed the watcher back to its own goroutine.", nil, nil),
+			"Times a channel's writer handed a watcher back to its own goroutine: its socket was full, or 64 KiB or more came at once.", nil, nil),
 		fallbacks: prometheus.NewDesc("fstream_join_fallbacks_total",
 			"Watchers that found no keyframe to start at within --join-timeout and started at a fallback point.", nil, nil),
 		channels: prometheus.NewDesc("fstream_channels",

@@ -115,8 +115,8 @@ type Counters struct {
 	// join timeout and started at a fallback point.
 	JoinFallbacks int64
 	// DirectBytes counts the bytes of BytesOut that the channels' writers
-	// wrote (direct.go); HandBacks the times one of them found a watcher's
-	// sink full and handed the watcher back to its own goroutine.
+	// wrote (direct.go); HandBacks the times one of them handed a watcher
+	// back to its own goroutine (its sink was full, or a burst came).
 	DirectBytes, HandBacks int64
 }
 
