@@ -249,7 +249,8 @@ func (s *Subscription) handBackLocked() {
 // (its sink could not take a whole batch at once: the caller's own writes
 // take over from Next), ErrIdle when nothing was written to it for an idle
 // tick or two (Config.IdleTick: the caller checks its connection and calls
-// again), or why the subscription ended.
+// again; a watcher waiting for a join point is handed back then), or why
+// the subscription ended.
 func (s *Subscription) WaitDirect() error {
 	c := s.ch
 	c.mu.Lock()
@@ -275,6 +276,13 @@ func (s *Subscription) WaitDirect() error {
 		c.mu.Lock()
 		if idle && s.idleFrom != 0 && s.direct && s.err == nil {
 			// Nothing written since it went idle (a write resets idleFrom).
+			if s.waiting && !s.directHolds {
+				// Waiting for a join point on a silent channel: its
+				// goroutine takes it back, so that its next Next can
+				// start it at the fallback point once its join timeout
+				// has passed, as for a watcher that sleeps in Next.
+				s.direct = false
+			}
 			c.mu.Unlock()
 			return ErrIdle
 		}

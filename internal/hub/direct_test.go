@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -166,4 +167,52 @@ func TestDirectWatcherKicked(t *testing.T) {
 	if err := subQuiet.WaitDirect(); !errors.Is(err, io.ErrClosedPipe) {
 		t.Fatalf("WaitDirect after Close: %v", err)
 	}
+}
+
+// TryWrite makes a fakeWatcher a DirectWriter that takes everything: the
+// channel's writers keep and hash what they write, as its goroutine would.
+func (w *fakeWatcher) TryWrite(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		w.h.Write(b)
+		w.data.Write(b)
+		n += len(b)
+	}
+	w.n += int64(n)
+	return n
+}
+
+// startDirectWatcher is startFakeWatcher for a watcher subscribed with
+// newDirectWatcher's options: its goroutine writes only what the channel's
+// writers hand back, which for a sink that takes everything is the bytes of
+// its join, and waits in WaitDirect otherwise, going on after ErrIdle.
+func newDirectWatcher() (*fakeWatcher, hub.SubscribeOptions) {
+	w := &fakeWatcher{batch: 64 << 10, h: sha256.New(), done: make(chan struct{})}
+	return w, hub.SubscribeOptions{Direct: w}
+}
+
+func (w *fakeWatcher) startDirect(sub *hub.Subscription) {
+	w.sub = sub
+	go func() {
+		defer close(w.done)
+		var iov [3][]byte
+		written := 0
+		for {
+			bufs, _, err := sub.DoneNext(written, iov[:0], w.batch)
+			written = 0
+			if errors.Is(err, hub.ErrDirect) {
+				for err = sub.WaitDirect(); errors.Is(err, hub.ErrIdle); err = sub.WaitDirect() {
+					w.idle.Add(1)
+				}
+				if err == nil {
+					continue
+				}
+			}
+			if err != nil {
+				w.err = err
+				return
+			}
+			written = w.TryWrite(bufs)
+		}
+	}()
 }

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -237,8 +238,15 @@ func TestHubJoinFallback(t *testing.T) {
 
 // TestHubJoinFallbackSilent: when the channel falls silent while a watcher
 // waits for a keyframe, the idle tick lets it take the fallback point once
-// its join timeout has passed, without new bytes.
+// its join timeout has passed, without new bytes; also when the channel's
+// writers write to it (direct).
 func TestHubJoinFallbackSilent(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testJoinFallbackSilent(t, direct) })
+	}
+}
+
+func testJoinFallbackSilent(t *testing.T, direct bool) {
 	const timeout, tick = 5 * time.Second, 500 * time.Millisecond
 	data, joins := readTS(t)
 	h, clk := newTestHub(func(c *hub.Config) {
@@ -251,7 +259,15 @@ func TestHubJoinFallbackSilent(t *testing.T) {
 	f := startFeeder(t, h, key, publish(t, h, key, hub.PublishOptions{}))
 	k1, k2 := joins[1], joins[2]
 	f.feed(data[:k1+tsPacket])
-	w := startFakeWatcher(subscribe(t, h, key, hub.SubscribeOptions{ID: 1, Join: hub.JoinKeyframe}), 64<<10)
+	var w *fakeWatcher
+	if direct {
+		var opts hub.SubscribeOptions
+		w, opts = newDirectWatcher()
+		opts.ID, opts.Join = 1, hub.JoinKeyframe
+		w.startDirect(subscribe(t, h, key, opts))
+	} else {
+		w = startFakeWatcher(subscribe(t, h, key, hub.SubscribeOptions{ID: 1, Join: hub.JoinKeyframe}), 64<<10)
+	}
 	f.feed(data[k1+tsPacket : k2-tsPacket])
 	clk.Advance(timeout - tick)
 	if !waiting(t, f.ch, 1) {
