@@ -67,27 +67,31 @@ func (d *directSink) writeOwn(bufs [][]byte) int {
 	return n
 }
 
-// runDirect is a watcher's goroutine as the server runs it: its own writes
-// until it is caught up, then WaitDirect while the channel's writers write.
-func runDirect(sub *hub.Subscription, d *directSink) error {
+// pumpDirect is a watcher's goroutine as the server runs it: its own
+// writes (write) until it is caught up, then WaitDirect while the channel's
+// writers write, calling onIdle at each ErrIdle. It returns why it ended.
+func pumpDirect(sub *hub.Subscription, limit int, write func([][]byte) int, onIdle func()) error {
 	var iov [3][]byte
 	written := 0
 	for {
-		bufs, _, err := sub.DoneNext(written, iov[:0], 32<<10)
+		bufs, _, err := sub.DoneNext(written, iov[:0], limit)
 		written = 0
 		if errors.Is(err, hub.ErrDirect) {
-			err = sub.WaitDirect()
+			for err = sub.WaitDirect(); errors.Is(err, hub.ErrIdle); err = sub.WaitDirect() {
+				onIdle()
+			}
 			if err == nil {
-				continue
+				continue // handed back
 			}
 		}
 		if errors.Is(err, hub.ErrIdle) {
+			onIdle()
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		written = d.writeOwn(bufs)
+		written = write(bufs)
 	}
 }
 
@@ -103,7 +107,7 @@ func TestDirectWritesByteExact(t *testing.T) {
 		for i := range sinks {
 			sinks[i] = &directSink{r: rand.New(rand.NewPCG(uint64(i), 7))}
 			sub := subscribe(t, h, key, hub.SubscribeOptions{ID: uint64(i + 1), Direct: sinks[i]})
-			wg.Go(func() { errs[i] = runDirect(sub, sinks[i]) })
+			wg.Go(func() { errs[i] = pumpDirect(sub, 32<<10, sinks[i].writeOwn, func() {}) })
 		}
 		data := payload(42, 2<<20)
 		src := &pieceReader{data: data, r: rand.New(rand.NewPCG(1, 2)), max: 9000}
@@ -195,24 +199,6 @@ func (w *fakeWatcher) startDirect(sub *hub.Subscription) {
 	w.sub = sub
 	go func() {
 		defer close(w.done)
-		var iov [3][]byte
-		written := 0
-		for {
-			bufs, _, err := sub.DoneNext(written, iov[:0], w.batch)
-			written = 0
-			if errors.Is(err, hub.ErrDirect) {
-				for err = sub.WaitDirect(); errors.Is(err, hub.ErrIdle); err = sub.WaitDirect() {
-					w.idle.Add(1)
-				}
-				if err == nil {
-					continue
-				}
-			}
-			if err != nil {
-				w.err = err
-				return
-			}
-			written = w.TryWrite(bufs)
-		}
+		w.err = pumpDirect(sub, w.batch, w.TryWrite, func() { w.idle.Add(1) })
 	}()
 }

@@ -84,6 +84,12 @@ func (s *Subscription) next(written int, dst [][]byte, limit int) (bufs [][]byte
 		c.hub.bytesOut.Add(int64(written))
 	}
 	c.mu.Lock()
+	if s.direct {
+		// The channel's writers own the sink (and may hold its slices):
+		// the caller waits in WaitDirect until they hand it back.
+		c.mu.Unlock()
+		return nil, time.Time{}, ErrDirect
+	}
 	// One clock read per locked stretch: the progress and lag times below
 	// need no finer resolution than the lock's hold time.
 	now := c.since()
